@@ -1,0 +1,377 @@
+# Copyright: (c) 2026, VoiceHive SRE
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module util is PRIVATE to the voicehive.remediation collection (leading underscore):
+# it may change at any time. Do not use it from other collections.
+
+"""Shared Redis plumbing for the voicehive.remediation modules.
+
+- ``redis_common_argument_spec()`` / ``REDIS_MUTUALLY_EXCLUSIVE``: the connection options,
+  documented by the ``voicehive.remediation.redis`` doc fragment.
+- ``RedisModule``: an ``AnsibleModule`` that merges those options into the module's own
+  spec and refuses to run without the redis library.
+- ``connect(module)``: the client factory (unit tests patch it).
+- ``connection_error_message()`` / ``redact()``: error texts that never carry a password.
+- ``scan_keys()``: bounded ``SCAN``, never ``KEYS``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import traceback
+import typing as t
+from collections import namedtuple
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+REDIS_IMPORT_ERROR: str | None
+try:
+    import redis
+    import redis.exceptions
+except ImportError:
+    HAS_REDIS = False
+    REDIS_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_REDIS = True
+    REDIS_IMPORT_ERROR = None
+
+REDIS_LIBRARY = "redis>=5.0.0"
+DEFAULT_PORT = 6379
+REDACTED = "********"
+
+REDIS_MUTUALLY_EXCLUSIVE = [("url", "host"), ("url", "port"), ("url", "db")]
+
+ScanResult = namedtuple("ScanResult", ["keys", "truncated"])
+
+# scheme://userinfo@ -> scheme://***@  (any scheme, so a DSN quoted in an exception text is covered too)
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
+def redis_common_argument_spec() -> dict[str, t.Any]:
+    """Connection options of every Redis module; see the ``voicehive.remediation.redis`` doc fragment."""
+    return dict(
+        url=dict(type="str", no_log=True),
+        host=dict(type="str", default="localhost"),
+        port=dict(type="int", default=DEFAULT_PORT),
+        db=dict(type="int", default=0),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True, fallback=(env_fallback, ["REDIS_PASSWORD"])),
+        tls=dict(type="bool", default=False),
+        validate_certs=dict(type="bool", default=True),
+        ca_certs=dict(type="path"),
+        client_cert=dict(type="path"),
+        client_key=dict(type="path"),
+        connect_timeout=dict(type="float", default=5.0),
+        socket_timeout=dict(type="float", default=10.0),
+    )
+
+
+class RedisModule(AnsibleModule):
+    """An AnsibleModule with the common Redis connection options merged in.
+
+    The module's own ``argument_spec`` wins on a name clash; ``mutually_exclusive`` is extended
+    with ``url`` vs ``host``/``port``/``db``. Fails cleanly when the redis library is missing.
+    """
+
+    def __init__(self, argument_spec: dict[str, t.Any] | None = None, mutually_exclusive=None, **kwargs) -> None:
+        spec = redis_common_argument_spec()
+        spec.update(argument_spec or {})
+        exclusive = list(REDIS_MUTUALLY_EXCLUSIVE) + list(mutually_exclusive or [])
+        super().__init__(argument_spec=spec, mutually_exclusive=exclusive, **kwargs)
+        if not HAS_REDIS:
+            self.fail_json(msg=missing_required_lib(REDIS_LIBRARY), exception=REDIS_IMPORT_ERROR)
+
+
+def redact_url(text: str) -> str:
+    """Replace the ``user:password@`` part of every URL in ``text`` with ``***@``."""
+    return _URL_USERINFO.sub(r"\g<scheme>***@", text)
+
+
+def parse_redis_url(url: str) -> dict[str, t.Any]:
+    """Split a ``redis://`` / ``rediss://`` URL into connection settings.
+
+    Raises ``ValueError`` with a message that never contains the credentials.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        if scheme not in ("redis", "rediss"):
+            raise ValueError(f"unsupported URL scheme {scheme!r}, expected redis:// or rediss://")
+        port = parts.port if parts.port is not None else DEFAULT_PORT
+    except ValueError as e:
+        raise ValueError(f"invalid url: {redact_url(str(e))}") from None
+
+    db = 0
+    path = parts.path.strip("/")
+    query_db = parse_qs(parts.query).get("db")
+    db_text = path or (query_db[0] if query_db else "")
+    if db_text:
+        try:
+            db = int(db_text)
+        except ValueError:
+            raise ValueError(f"invalid url: database {db_text!r} is not a number") from None
+
+    return dict(
+        host=parts.hostname or "localhost",
+        port=port,
+        db=db,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        tls=scheme == "rediss",
+    )
+
+
+def connection_settings(params: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Effective host/port/db/credentials/tls from module params (``url`` or the separate options)."""
+    settings = dict(
+        host=params.get("host") or "localhost",
+        port=params.get("port") or DEFAULT_PORT,
+        db=params.get("db") or 0,
+        username=params.get("username"),
+        password=params.get("password"),
+        tls=bool(params.get("tls")),
+    )
+    if params.get("url"):
+        from_url = parse_redis_url(params["url"])
+        settings.update(host=from_url["host"], port=from_url["port"], db=from_url["db"])
+        settings["tls"] = settings["tls"] or from_url["tls"]
+        # credentials in the URL take precedence over username/password (which may come from the environment)
+        if from_url["password"] is not None:
+            settings["username"] = from_url["username"]
+            settings["password"] = from_url["password"]
+        elif from_url["username"] is not None:
+            settings["username"] = from_url["username"]
+    return settings
+
+
+def redis_target(params: dict[str, t.Any]) -> str:
+    """``host:port`` of the server the params point at, for messages (never credentials)."""
+    try:
+        settings = connection_settings(params)
+    except ValueError:
+        return "<invalid url>"
+    host = settings["host"]
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{host}:{settings['port']}"
+
+
+def redis_client_kwargs(params: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Keyword arguments for ``redis.Redis()``. Raises ``ValueError`` on a bad ``url``."""
+    settings = connection_settings(params)
+    kwargs: dict[str, t.Any] = dict(
+        host=settings["host"],
+        port=settings["port"],
+        db=settings["db"],
+        username=settings["username"],
+        password=settings["password"],
+        socket_connect_timeout=params.get("connect_timeout"),
+        socket_timeout=params.get("socket_timeout"),
+        decode_responses=True,
+    )
+    if settings["tls"]:
+        validate = params.get("validate_certs", True)
+        kwargs.update(
+            ssl=True,
+            ssl_cert_reqs="required" if validate else "none",
+            ssl_check_hostname=bool(validate),
+            ssl_ca_certs=params.get("ca_certs"),
+            ssl_certfile=params.get("client_cert"),
+            ssl_keyfile=params.get("client_key"),
+        )
+    return kwargs
+
+
+def _secrets(params: dict[str, t.Any]) -> list[str]:
+    values = [params.get("password"), params.get("url")]
+    if params.get("url"):
+        with contextlib.suppress(ValueError):
+            values.append(parse_redis_url(params["url"])["password"])
+    # longest first, so a secret that contains another one is replaced whole
+    return sorted({v for v in values if v}, key=len, reverse=True)
+
+
+def redact(text: str, params: dict[str, t.Any]) -> str:
+    """Remove URL credentials and the configured password / URL from ``text``."""
+    for secret in _secrets(params):
+        text = text.replace(secret, REDACTED)
+    return redact_url(text)
+
+
+def error_reason(exc: BaseException, params: dict[str, t.Any]) -> str:
+    """A short, password-free description of a Redis (or other) exception."""
+    text = str(exc).strip() or type(exc).__name__
+    if HAS_REDIS:
+        if isinstance(exc, redis.exceptions.AuthenticationError):
+            text = f"authentication failed ({text})"
+        elif isinstance(exc, redis.exceptions.TimeoutError):
+            text = f"timed out ({text})"
+    return redact(text, params)
+
+
+def connection_error_message(params: dict[str, t.Any], exc: BaseException) -> str:
+    return f"Cannot connect to Redis at {redis_target(params)}: {error_reason(exc, params)}"
+
+
+def connect(module: AnsibleModule) -> t.Any:
+    """Build a ``redis.Redis`` client from the module params (the client factory).
+
+    Builds only: the first command opens the connection. Fails the module on a bad ``url``.
+    """
+    try:
+        return redis.Redis(**redis_client_kwargs(module.params))
+    except (ValueError, redis.exceptions.RedisError) as e:
+        module.fail_json(msg=connection_error_message(module.params, e))
+
+
+def check_connection(client: t.Any) -> None:
+    """PING the server; lets ``redis.exceptions.RedisError`` (and OSError) propagate."""
+    client.ping()
+
+
+def escape_glob(text: str) -> str:
+    """Escape Redis glob-style pattern characters (``*?[]\\``) so ``text`` matches literally."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+def scan_keys(client: t.Any, match: str, count: int = 500, limit: int = 10000) -> ScanResult:
+    """Collect the keys matching ``match`` with ``SCAN`` (never ``KEYS``).
+
+    Stops once ``limit`` distinct keys were collected; ``truncated`` tells whether that bound
+    was hit (more keys may exist). Keys are returned sorted.
+    """
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    keys: set[str] = set()
+    cursor = 0
+    while True:
+        cursor, batch = client.scan(cursor=cursor, match=match, count=count)
+        keys.update(batch)  # SCAN may return a key more than once: keep a set
+        done = int(cursor) == 0
+        if len(keys) >= limit:
+            return ScanResult(sorted(keys)[:limit], len(keys) > limit or not done)
+        if done:
+            return ScanResult(sorted(keys), False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Circuit breakers of the VoiceHive orchestrator (services/orchestrator/circuit_breaker.py):
+#   <prefix>:<name>:state  string closed|open|half_open, 3600 s expiry; missing = closed
+#   <prefix>:<name>:stats  hash failure_count, success_count, last_failure_time, last_success_time,
+#                          total_requests, total_failures, total_successes; 3600 s expiry
+# ---------------------------------------------------------------------------------------------
+
+BREAKER_STATES = ("closed", "open", "half_open")
+BREAKER_COUNT_FIELDS = ("failure_count", "success_count", "total_requests", "total_failures", "total_successes")
+BREAKER_TIME_FIELDS = ("last_failure_time", "last_success_time")
+# what the service's own reset sets to 0 (totals are kept)
+BREAKER_RESET_FIELDS = ("failure_count", "success_count", "last_failure_time", "last_success_time")
+BREAKER_DEFAULT_TTL = 3600
+
+
+def breaker_keys(prefix: str, name: str) -> tuple[str, str]:
+    """``(state_key, stats_key)`` of breaker ``name``."""
+    return f"{prefix}:{name}:state", f"{prefix}:{name}:stats"
+
+
+def discover_breakers(
+    client: t.Any, prefix: str, count: int = 500, limit: int = 10000, suffixes: t.Sequence[str] = ("state", "stats")
+) -> ScanResult:
+    """Names of the breakers that have a ``<prefix>:<name>:<suffix>`` key, found with bounded SCANs.
+
+    ``limit`` bounds each pattern's scan; ``truncated`` is true when any scan hit it.
+    """
+    names: set[str] = set()
+    truncated = False
+    head = f"{prefix}:"
+    for suffix in suffixes:
+        tail = f":{suffix}"
+        found = scan_keys(client, f"{escape_glob(prefix)}:*{tail}", count=count, limit=limit)
+        truncated = truncated or found.truncated
+        for key in found.keys:
+            if key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail):
+                names.add(key[len(head) : -len(tail)])
+    return ScanResult(sorted(names), truncated)
+
+
+def _ttl(value: t.Any) -> int | None:
+    """Redis TTL answer -> seconds, ``-1`` for no expiry, ``None`` when the key does not exist."""
+    if isinstance(value, Exception) or value is None:
+        return None
+    value = int(value)
+    return None if value == -2 else value
+
+
+def read_breakers(client: t.Any, prefix: str, names: t.Sequence[str]) -> tuple[float | None, dict[str, dict]]:
+    """Read the keys of every breaker in ``names`` in one round trip (a non-transactional pipeline).
+
+    Returns ``(server_time, raw)`` where ``server_time`` is the Redis server clock (``TIME``, epoch
+    seconds, ``None`` if TIME is not allowed) and ``raw[name]`` is a dict with ``state_key``,
+    ``state_type`` (``string``, ``none``, ``hash``, ...), ``state_value``, ``state_ttl``,
+    ``stats_key``, ``stats_type``, ``stats`` (dict of raw field strings), ``stats_ttl`` and
+    ``errors`` (list of texts: wrong key types, refused commands). Wrong types never raise.
+    Connection problems raise ``redis.exceptions.RedisError``.
+    """
+    pipe = client.pipeline(transaction=False)
+    pipe.time()
+    for name in names:
+        state_key, stats_key = breaker_keys(prefix, name)
+        pipe.type(state_key)
+        pipe.get(state_key)
+        pipe.ttl(state_key)
+        pipe.type(stats_key)
+        pipe.hgetall(stats_key)
+        pipe.ttl(stats_key)
+    replies = pipe.execute(raise_on_error=False)
+
+    server_time = None
+    first = replies[0]
+    if not isinstance(first, Exception) and first:
+        seconds, micros = first
+        server_time = int(seconds) + int(micros) / 1_000_000
+
+    raw: dict[str, dict] = {}
+    for i, name in enumerate(names):
+        state_key, stats_key = breaker_keys(prefix, name)
+        state_type, state_value, state_ttl, stats_type, stats, stats_ttl = replies[1 + 6 * i : 7 + 6 * i]
+        errors = []
+        for key, kind, expected, reply in (
+            (state_key, state_type, "string", state_value),
+            (stats_key, stats_type, "hash", stats),
+        ):
+            if isinstance(kind, Exception):
+                errors.append(f"cannot read the type of key {key}: {kind}")
+            elif kind not in ("none", expected):
+                errors.append(f"key {key} holds a {kind}, expected a {expected}")
+            elif isinstance(reply, Exception):
+                errors.append(f"cannot read key {key}: {reply}")
+        raw[name] = dict(
+            state_key=state_key,
+            state_type=state_type if not isinstance(state_type, Exception) else None,
+            state_value=state_value if isinstance(state_value, str) else None,
+            state_ttl=_ttl(state_ttl),
+            stats_key=stats_key,
+            stats_type=stats_type if not isinstance(stats_type, Exception) else None,
+            stats=dict(stats) if isinstance(stats, dict) else {},
+            stats_ttl=_ttl(stats_ttl),
+            errors=errors,
+        )
+    return server_time, raw
+
+
+def parse_number(value: t.Any, kind: type = float) -> t.Any:
+    """``'5'`` -> 5 (``kind=int``) or 5.0 (``kind=float``); ``None`` or ``''`` -> 0.
+
+    Raises ``ValueError`` for anything that is not a finite number.
+    """
+    if value is None or value == "":
+        return kind(0)
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{value!r} is not a finite number")
+    return kind(number)

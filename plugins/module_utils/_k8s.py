@@ -1,0 +1,341 @@
+# Copyright: (c) 2026, VoiceHive SRE
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module util is PRIVATE to the voicehive.remediation collection (leading underscore):
+# it may change at any time. Do not use it from other collections.
+
+"""Shared Kubernetes plumbing for the voicehive.remediation modules.
+
+- ``k8s_common_argument_spec()``: the connection options, documented by the
+  ``voicehive.remediation.kubernetes`` doc fragment, named as in kubernetes.core.
+- ``K8sModule``: an ``AnsibleModule`` that merges those options into the module's own spec and
+  refuses to run without the kubernetes library.
+- ``build_api_client(params)`` / ``api_client(module)``: a ``kubernetes.client.ApiClient`` from a
+  kubeconfig (+ context) or from host + api_key + ca_cert.
+- ``coordination_api(module)`` / ``core_api(module)``: the client factories (unit tests patch them).
+- ``api_error_message()``: ``ApiException`` -> "Cannot read Lease ns/name: 403 Forbidden: ...".
+- ``to_plain()``, ``format_microtime()``, ``parse_time()``: plain dicts and times for API objects.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import traceback
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+KUBERNETES_IMPORT_ERROR: str | None
+try:
+    import kubernetes
+    import kubernetes.client
+    import kubernetes.config
+    from kubernetes.client.exceptions import ApiException
+except ImportError:
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+
+    class ApiException(Exception):  # type: ignore[no-redef]
+        """Stand-in so ``except ApiException`` still compiles without the library."""
+
+        status = None
+        reason = None
+        body = None
+
+else:
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+
+KUBERNETES_LIBRARY = "kubernetes"
+MICROTIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+UTC = datetime.timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11, modules may run on older targets
+MANAGED_BY_LABEL = {"app.kubernetes.io/managed-by": "voicehive-remediation"}
+
+# module verb used in messages -> Kubernetes RBAC verb
+_RBAC_VERBS = {"read": "get", "create": "create", "replace": "update", "delete": "delete", "list": "list"}
+
+_TIME_RE = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?"
+    r"(?P<tz>Z|z|[+-]\d{2}:?\d{2})?$"
+)
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
+class K8sConfigError(Exception):
+    """The connection options cannot produce a client; the message is safe to show."""
+
+
+def k8s_common_argument_spec() -> dict[str, t.Any]:
+    """Connection options of every Kubernetes module; see the ``voicehive.remediation.kubernetes`` doc fragment."""
+    return dict(
+        kubeconfig=dict(type="raw", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+        context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+        host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
+        api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
+        ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
+        validate_certs=dict(type="bool", aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
+        client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
+        client_key=dict(type="path", aliases=["key_file"], fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
+        proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY"])),
+    )
+
+
+class K8sModule(AnsibleModule):
+    """An AnsibleModule with the common Kubernetes connection options merged in.
+
+    The module's own ``argument_spec`` wins on a name clash. Fails cleanly when the kubernetes
+    library is missing.
+    """
+
+    def __init__(self, argument_spec: dict[str, t.Any] | None = None, **kwargs: t.Any) -> None:
+        spec = k8s_common_argument_spec()
+        spec.update(argument_spec or {})
+        super().__init__(argument_spec=spec, **kwargs)
+        if not HAS_KUBERNETES:
+            self.fail_json(msg=missing_required_lib(KUBERNETES_LIBRARY), exception=KUBERNETES_IMPORT_ERROR)
+
+
+def _redact_url(text: str) -> str:
+    return _URL_USERINFO.sub(r"\g<scheme>********@", text)
+
+
+def build_api_client(params: dict[str, t.Any]) -> t.Any:
+    """Build a ``kubernetes.client.ApiClient`` from the connection options.
+
+    - ``host`` without ``kubeconfig``/``context``: host + api_key / client cert + ca_cert only.
+    - otherwise the kubeconfig (``kubeconfig`` path, list of paths joined by the path separator, or
+      dict; else ``$KUBECONFIG`` or ``~/.kube/config``; else the in-cluster service account), then
+      ``host``, ``api_key``, ``ca_cert``, ``validate_certs``, ``client_cert``, ``client_key`` and
+      ``proxy`` override what it says.
+
+    Builds only, nothing is sent. Raises ``K8sConfigError`` with a message that never carries a secret.
+    """
+    if not HAS_KUBERNETES:
+        raise K8sConfigError(missing_required_lib(KUBERNETES_LIBRARY))
+    kubeconfig = params.get("kubeconfig")
+    context = params.get("context")
+    host = params.get("host")
+    api_key = params.get("api_key")
+
+    configuration = kubernetes.client.Configuration()
+    if not (host and not kubeconfig and not context):
+        try:
+            if isinstance(kubeconfig, dict):
+                kubernetes.config.load_kube_config_from_dict(
+                    config_dict=kubeconfig, context=context, client_configuration=configuration, persist_config=False
+                )
+            elif kubeconfig or context or _default_kubeconfig_exists():
+                if kubeconfig is not None and not isinstance(kubeconfig, str):
+                    raise K8sConfigError("kubeconfig must be a path or a dictionary")
+                config_file = os.path.expanduser(kubeconfig) if kubeconfig else None
+                kubernetes.config.load_kube_config(
+                    config_file=config_file, context=context, client_configuration=configuration, persist_config=False
+                )
+            elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+                kubernetes.config.load_incluster_config(client_configuration=configuration)
+            elif not api_key:
+                raise K8sConfigError(
+                    "no connection settings: set host and api_key (and ca_cert), or kubeconfig (and context); "
+                    "no kubeconfig was found at ~/.kube/config"
+                )
+        except kubernetes.config.ConfigException as exc:
+            raise K8sConfigError(f"cannot load the kubeconfig: {_redact_url(str(exc))}") from None
+        except OSError as exc:
+            raise K8sConfigError(f"cannot read the kubeconfig: {exc.strerror or exc}") from None
+
+    if host:
+        configuration.host = host.rstrip("/")
+    if api_key:
+        token = api_key.strip()
+        configuration.api_key = {"authorization": token if token.lower().startswith("bearer ") else f"Bearer {token}"}
+        configuration.api_key_prefix = {}
+    if params.get("ca_cert"):
+        configuration.ssl_ca_cert = params["ca_cert"]
+    if params.get("validate_certs") is not None:
+        configuration.verify_ssl = bool(params["validate_certs"])
+    if params.get("client_cert"):
+        configuration.cert_file = params["client_cert"]
+    if params.get("client_key"):
+        configuration.key_file = params["client_key"]
+    if params.get("proxy"):
+        configuration.proxy = params["proxy"]
+    return kubernetes.client.ApiClient(configuration=configuration)
+
+
+def _default_kubeconfig_exists() -> bool:
+    location = getattr(kubernetes.config, "KUBE_CONFIG_DEFAULT_LOCATION", "~/.kube/config")
+    return any(os.path.exists(os.path.expanduser(p)) for p in str(location).split(os.pathsep) if p)
+
+
+def api_client(module: AnsibleModule) -> t.Any:
+    """``build_api_client(module.params)``, failing the module with a clear message."""
+    try:
+        return build_api_client(module.params)
+    except K8sConfigError as exc:
+        module.fail_json(msg=f"Cannot configure the Kubernetes client: {exc}")
+    except Exception as exc:  # the library raises a variety of errors on odd kubeconfigs
+        module.fail_json(
+            msg=f"Cannot configure the Kubernetes client: {type(exc).__name__}: {_redact_url(str(exc))}",
+        )
+
+
+def coordination_api(module: AnsibleModule) -> t.Any:
+    """The ``CoordinationV1Api`` client factory (Leases)."""
+    return kubernetes.client.CoordinationV1Api(api_client(module))
+
+
+def core_api(module: AnsibleModule) -> t.Any:
+    """The ``CoreV1Api`` client factory (ConfigMaps, ...)."""
+    return kubernetes.client.CoreV1Api(api_client(module))
+
+
+# ---------------------------------------------------------------------------------------------
+# errors
+# ---------------------------------------------------------------------------------------------
+
+
+def is_api_status(exc: BaseException, *statuses: int) -> bool:
+    """True when ``exc`` is an ``ApiException`` with one of the HTTP ``statuses``."""
+    return isinstance(exc, ApiException) and getattr(exc, "status", None) in statuses
+
+
+def _server_message(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    if not body:
+        return ""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        text = str(body).strip()
+    else:
+        text = str(data.get("message", "")).strip() if isinstance(data, dict) else ""
+    text = " ".join(text.split())
+    return text[:400] + ("..." if len(text) > 400 else "")
+
+
+def api_error_message(verb: str, kind: str, namespace: str, name: str, exc: BaseException, resource: str = "") -> str:
+    """A one-sentence description of a failed API call, without secrets.
+
+    ``verb`` is the module's word (read, create, replace, delete), ``kind`` the object kind
+    (Lease, ConfigMap), ``resource`` the RBAC resource (leases.coordination.k8s.io) for the 403 hint.
+    """
+    what = f"Cannot {verb} {kind} {namespace}/{name}"
+    if isinstance(exc, ApiException) and getattr(exc, "status", None):
+        status = exc.status
+        reason = (getattr(exc, "reason", None) or "").strip()
+        detail = _server_message(exc)
+        msg = f"{what}: {status} {reason}".rstrip()
+        if detail:
+            msg += f": {detail}"
+        hint = ""
+        if status == 401:
+            hint = "The API server rejected the credentials; check api_key / client_cert or the kubeconfig user."
+        elif status == 403:
+            rbac_verb = _RBAC_VERBS.get(verb, verb)
+            hint = (
+                f"The credentials lack the RBAC permission to {rbac_verb} {resource or kind.lower() + 's'} "
+                f"in namespace {namespace}; check the Role bound to the remediation service account."
+            )
+        elif status == 404:
+            hint = f"Check that namespace {namespace} exists."
+        elif status == 409:
+            hint = "The object was changed by someone else meanwhile; run again."
+        elif status == 422:
+            hint = "The API server refused the object as invalid."
+        elif status == 429 or status >= 500:
+            hint = "The API server is overloaded or failing; retry later."
+        return _redact_url(f"{msg}. {hint}".strip() if hint else f"{msg}.")
+    # connection errors (urllib3), timeouts, TLS problems
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return _redact_url(f"{what}: cannot reach the Kubernetes API server ({type(exc).__name__}: {text[:400]}).")
+
+
+# ---------------------------------------------------------------------------------------------
+# objects and times
+# ---------------------------------------------------------------------------------------------
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(UTC)
+
+
+def microtime_now() -> datetime.datetime:
+    """The current UTC time for a MicroTime field, never on a whole second.
+
+    kubernetes client >= 34 re-serializes times with ``datetime.isoformat()``, which drops the
+    fraction on a whole second; the API server's MicroTime parser needs the six digits.
+    """
+    now = utcnow()
+    return now if now.microsecond else now.replace(microsecond=1)
+
+
+def format_microtime(value: datetime.datetime) -> str:
+    """A Kubernetes MicroTime: ``2026-11-28T16:00:00.123456Z`` (UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime(MICROTIME_FORMAT)
+
+
+def parse_time(value: t.Any) -> datetime.datetime | None:
+    """Parse a Kubernetes Time / MicroTime (or a datetime) into an aware UTC datetime; ``None`` if absent/bad."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    match = _TIME_RE.match(str(value).strip())
+    if not match:
+        return None
+    frac = (match.group("frac") or "0")[:6].ljust(6, "0")
+    try:
+        parsed = datetime.datetime.strptime(f"{match.group('date')}T{match.group('time')}", "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    parsed = parsed.replace(microsecond=int(frac))
+    tz = match.group("tz")
+    if tz and tz not in ("Z", "z"):
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        return (parsed - sign * offset).replace(tzinfo=UTC)
+    return parsed.replace(tzinfo=UTC)
+
+
+def to_plain(obj: t.Any) -> t.Any:
+    """An API object (a kubernetes model or a dict) as plain JSON data with the API's camelCase keys.
+
+    Datetimes become MicroTime strings. ``None`` attributes of models are left out.
+    """
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    if isinstance(obj, datetime.datetime):
+        return format_microtime(obj)
+    if isinstance(obj, datetime.date):
+        return obj.isoformat()
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(item) for item in obj]
+    if isinstance(obj, dict):
+        return {key: to_plain(value) for key, value in obj.items()}
+    types = getattr(obj, "openapi_types", None)
+    attribute_map = getattr(obj, "attribute_map", None)
+    if isinstance(types, dict) and isinstance(attribute_map, dict):
+        out = {}
+        for attr in types:
+            value = getattr(obj, attr, None)
+            if value is not None:
+                out[attribute_map.get(attr, attr)] = to_plain(value)
+        return out
+    return str(obj)
+
+
+def body_for_replace(obj: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A copy of a read object fit to send back with replace: keeps resourceVersion, drops managedFields."""
+    body = json.loads(json.dumps(obj))
+    metadata = body.setdefault("metadata", {})
+    metadata.pop("managedFields", None)
+    return body

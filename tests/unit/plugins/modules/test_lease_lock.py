@@ -55,14 +55,15 @@ class FakeLeases:
 
     def put(self, holder, renewed_ago=0.0, duration=900, transitions=0, annotations=None):
         when = format_microtime(datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=renewed_ago))
-        spec = {"leaseDurationSeconds": duration, "acquireTime": when, "renewTime": when, "leaseTransitions": transitions}
+        spec = {"leaseDurationSeconds": duration, "acquireTime": when, "renewTime": when}
+        spec["leaseTransitions"] = transitions
         if holder:
             spec["holderIdentity"] = holder
         metadata = {"name": NAME, "namespace": NS, "resourceVersion": self._next_rv()}
         if annotations:
             metadata["annotations"] = annotations
-        self.objects[(NS, NAME)] = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata,
-                                    "spec": spec}  # fmt: skip
+        self.objects[(NS, NAME)] = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata}
+        self.objects[(NS, NAME)]["spec"] = spec
 
     @property
     def lease(self):
@@ -95,7 +96,7 @@ class FakeLeases:
         if current is None:
             raise ApiException(status=404, reason="Not Found")
         if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
-            raise ApiException(status=409, reason="Conflict", body=json.dumps({"message": "the object has been modified"}))
+            raise ApiException(status=409, reason="Conflict", body=json.dumps({"message": "object modified"}))
         obj = copy.deepcopy(body)
         obj["metadata"]["resourceVersion"] = self._next_rv()
         self.objects[(namespace, name)] = obj

@@ -1,0 +1,1 @@
+"""labctl: orchestration of the local VoiceHive lab (services, seeding, faults)."""

@@ -1,0 +1,1 @@
+"""Fault injection for the lab: one module per troubleshooting-guide issue family."""

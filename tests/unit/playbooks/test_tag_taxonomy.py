@@ -1,0 +1,104 @@
+# Copyright: (c) 2026, VoiceHive SRE
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The tag taxonomy of DESIGN.md holds for every task the playbooks run.
+
+Every task carries a phase (diagnose/remediate), a category (the role) and a
+component tag, or is framework (`always`); no ad-hoc tag exists; the diagnose
+playbook contains no remediation task at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+PHASES = {"diagnose", "remediate"}
+CATEGORIES = {
+    "authentication",
+    "rate_limiting",
+    "circuit_breakers",
+    "performance",
+    "memory",
+    "database",
+    "pms_connector",
+    "livekit",
+    "monitoring",
+    "security",
+    "network",
+    "disaster_recovery",
+}
+COMPONENTS = {"kubernetes", "redis", "postgres", "vault", "prometheus", "alertmanager", "apaleo", "livekit", "dns", "route53"}
+TAXONOMY = PHASES | CATEGORIES | COMPONENTS | {"always"}
+TASK_LINE = re.compile(r"^\s{6}(?P<name>.+?)\tTAGS: \[(?P<tags>[^\]]*)\]$")
+
+
+def _ansible(*args: str) -> str:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    cmd = [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-e", "voicehive_target=localhost", *args]
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def _tasks(playbook: str) -> list[tuple[str, set[str]]]:
+    tasks = []
+    for line in _ansible(playbook, "--list-tasks").splitlines():
+        m = TASK_LINE.match(line)
+        if m:
+            tags = {t.strip() for t in m.group("tags").split(",") if t.strip()}
+            tasks.append((m.group("name"), tags))
+    assert tasks, f"no tasks listed for {playbook}"
+    return tasks
+
+
+@pytest.mark.parametrize("playbook", ["playbooks/diagnose.yml", "playbooks/remediate.yml", "playbooks/health_check.yml"])
+def test_every_task_is_tagged_with_phase_category_and_component(playbook):
+    bad = []
+    for name, tags in _tasks(playbook):
+        if "always" in tags:
+            continue
+        missing = [
+            kind
+            for kind, values in (("phase", PHASES), ("category", CATEGORIES), ("component", COMPONENTS))
+            if not tags & values
+        ]
+        if missing:
+            bad.append(f"{name}: missing {', '.join(missing)} tag (has {sorted(tags)})")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("playbook", ["playbooks/diagnose.yml", "playbooks/remediate.yml"])
+def test_list_tags_shows_only_the_taxonomy(playbook):
+    out = _ansible(playbook, "--list-tags")
+    found = set()
+    for m in re.finditer(r"TASK TAGS: \[([^\]]*)\]", out):
+        found |= {t.strip() for t in m.group(1).split(",") if t.strip()}
+    assert found, out
+    assert found <= TAXONOMY, f"ad-hoc tags: {sorted(found - TAXONOMY)}"
+
+
+def test_diagnose_playbook_has_no_remediation_task():
+    for name, tags in _tasks("playbooks/diagnose.yml"):
+        if "always" in tags:
+            continue
+        assert "diagnose" in tags, f"{name} is not a diagnosis task (tags {sorted(tags)})"
+    listed = _ansible("playbooks/diagnose.yml", "--list-tasks")
+    # read-only by construction: no remediate.yml/verify.yml task file is imported
+    for role_dir in (ROOT / "roles").iterdir():
+        remediate = role_dir / "tasks" / "remediate.yml"
+        if not remediate.exists():
+            continue
+        for m in re.finditer(r"^- name: (.+)$", remediate.read_text(), re.M):
+            assert f": {m.group(1).strip()}\t" not in listed, f"{role_dir.name} remediation task in diagnose.yml"
+
+
+def test_diagnose_tasks_also_run_under_remediate_tag():
+    for name, tags in _tasks("playbooks/diagnose.yml"):
+        if "always" in tags:
+            continue
+        assert "remediate" in tags, f"{name}: a diagnosis must also carry 'remediate' (remediation re-diagnoses first)"

@@ -1,0 +1,187 @@
+# Copyright: (c) 2026, VoiceHive SRE
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Shared fixtures for the unit tests of voicehive.remediation.
+
+- The checkout is made importable as ``ansible_collections.voicehive.remediation`` (through
+  ``.collections/`` made by ``make setup``, or a temporary link when that is missing).
+- ``run_module``: runs a module's ``main()`` with arguments given through
+  ``ansible.module_utils.testing.patch_module_args`` (ansible-core >= 2.19) and returns the
+  exit_json / fail_json payload as a dict (``failed`` tells which).
+- ``redis_server``: a private ``redis-server`` on 127.0.0.1 and a random free port, with a
+  password, no persistence; ``redis_db`` gives a client on it and empties it around each test.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _make_collection_importable() -> None:
+    try:
+        if importlib.util.find_spec("ansible_collections.voicehive.remediation") is not None:
+            return
+    except ModuleNotFoundError:
+        pass
+    link_parent = ROOT / ".collections"
+    if not (link_parent / "ansible_collections" / "voicehive" / "remediation").exists():
+        link_parent = Path(tempfile.mkdtemp(prefix="voicehive-unit-"))
+        atexit.register(shutil.rmtree, link_parent, True)
+        (link_parent / "ansible_collections" / "voicehive").mkdir(parents=True)
+        (link_parent / "ansible_collections" / "voicehive" / "remediation").symlink_to(ROOT)
+    sys.path.insert(0, str(link_parent))
+    importlib.invalidate_caches()
+
+
+_make_collection_importable()
+
+from ansible.module_utils import basic  # noqa: E402
+from ansible.module_utils.testing import patch_module_args  # noqa: E402
+
+__all__ = ["patch_module_args"]
+
+
+class AnsibleExitJson(Exception):
+    """exit_json was called: ``result`` holds the payload."""
+
+    def __init__(self, result: dict) -> None:
+        super().__init__(result)
+        self.result = result
+
+
+class AnsibleFailJson(AnsibleExitJson):
+    """fail_json was called: ``result`` holds the payload (``failed`` is true)."""
+
+
+def _exit_json(self, **kwargs):
+    kwargs.setdefault("changed", False)
+    kwargs["failed"] = False
+    kwargs["warnings"] = list(getattr(self, "_voicehive_warnings", []))
+    raise AnsibleExitJson(kwargs)
+
+
+def _fail_json(self, msg, **kwargs):
+    kwargs["msg"] = msg
+    kwargs["failed"] = True
+    raise AnsibleFailJson(kwargs)
+
+
+def _warn(self, warning):
+    self.__dict__.setdefault("_voicehive_warnings", []).append(warning)
+
+
+@pytest.fixture
+def module_results(monkeypatch):
+    """Make exit_json / fail_json raise AnsibleExitJson / AnsibleFailJson (payload unmasked, on purpose:
+    the tests check that the modules themselves never put a secret in a message)."""
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    monkeypatch.setattr(basic.AnsibleModule, "warn", _warn)
+    return AnsibleExitJson, AnsibleFailJson
+
+
+@pytest.fixture
+def run_module(module_results, monkeypatch):
+    """``run_module(main, args, check_mode=False, diff=False)`` -> payload dict of exit_json / fail_json."""
+    monkeypatch.delenv("REDIS_PASSWORD", raising=False)
+
+    def _run(main, args, check_mode=False, diff=False):
+        args = dict(args)
+        if check_mode:
+            args["_ansible_check_mode"] = True
+        if diff:
+            args["_ansible_diff"] = True
+        with patch_module_args(args), pytest.raises(AnsibleExitJson) as caught:
+            main()
+        return caught.value.result
+
+    return _run
+
+
+# --------------------------------------------------------------------------------------------
+# A private redis-server for the tests that prove the real commands
+# --------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_redis(port: int, password: str, proc: subprocess.Popen, timeout: float = 10.0) -> bool:
+    import redis
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            redis.Redis(host="127.0.0.1", port=port, password=password, socket_timeout=1).ping()
+            return True
+        except redis.exceptions.RedisError:
+            time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """``{host, port, password}`` of a private redis-server (skips when redis-server is not installed)."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not os.path.exists(binary):
+        pytest.skip("redis-server is not installed")
+    pytest.importorskip("redis")
+    workdir = tmp_path_factory.mktemp("redis")
+    password = "unit-" + secrets.token_hex(12)
+    for _attempt in range(5):
+        port = free_port()
+        proc = subprocess.Popen(
+            [binary, "--bind", "127.0.0.1", "--port", str(port), "--requirepass", password, "--save", "",
+             "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no", "--logfile", str(workdir / "redis.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        if _wait_for_redis(port, password, proc):
+            break
+        proc.kill()
+        proc.wait()
+    else:
+        pytest.fail(f"redis-server did not start, see {workdir / 'redis.log'}")
+    try:
+        yield dict(host="127.0.0.1", port=port, password=password)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def redis_db(redis_server):
+    """A decoded client on the private server; the database is emptied before and after the test."""
+    import redis
+
+    client = redis.Redis(
+        host=redis_server["host"], port=redis_server["port"], password=redis_server["password"], decode_responses=True
+    )
+    client.flushdb()  # private throw-away server: the only place FLUSHDB is fine
+    yield client
+    client.flushdb()
+    client.close()

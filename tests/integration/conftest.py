@@ -63,17 +63,35 @@ def fault(*args: str) -> str:
     return out.stdout
 
 
-def run_playbook(playbook: str, *args: str, extra_vars: dict | None = None, env: dict | None = None,
-                 target: str = "lab", timeout: int = 600) -> PlaybookRun:
+def run_playbook(
+    playbook: str,
+    *args: str,
+    extra_vars: dict | None = None,
+    env: dict | None = None,
+    target: str = "lab",
+    timeout: int = 600,
+) -> PlaybookRun:
     """Run a playbook against the lab and collect the reports it wrote."""
     report_dir = ROOT / "reports"
     before = set(report_dir.glob("*.json")) if report_dir.exists() else set()
-    cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(ROOT / "inventories" / "lab"), playbook,
-           "-e", f"voicehive_target={target}", *args]
+    cmd = [
+        str(VENV_BIN / "ansible-playbook"),
+        "-i",
+        str(ROOT / "inventories" / "lab"),
+        playbook,
+        "-e",
+        f"voicehive_target={target}",
+        *args,
+    ]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
-    full_env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                    ANSIBLE_FORCE_COLOR="0", PATH=f"{VENV_BIN}:{os.environ['PATH']}")
+    full_env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        PATH=f"{VENV_BIN}:{os.environ['PATH']}",
+    )
     full_env.update(env or {})
     out = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
     after = set(report_dir.glob("*.json")) if report_dir.exists() else set()

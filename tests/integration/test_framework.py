@@ -43,8 +43,11 @@ def _cluster_snapshot(kube) -> dict:
     core = k8s_client.CoreV1Api(kube)
     dep = apps.read_namespaced_deployment("orchestrator", NS)
     cms = {cm.metadata.name: cm.metadata.resource_version for cm in core.list_namespaced_config_map(NS).items}
-    return {"deployment": dep.metadata.resource_version, "configmaps": cms,
-            "env": [e.to_dict() for e in dep.spec.template.spec.containers[0].env or []]}
+    return {
+        "deployment": dep.metadata.resource_version,
+        "configmaps": cms,
+        "env": [e.to_dict() for e in dep.spec.template.spec.containers[0].env or []],
+    }
 
 
 def test_diagnose_healthy_lab_reports_nothing(clean_lab):
@@ -106,8 +109,9 @@ def test_gated_action_is_skipped_without_approval_and_runs_with_it(clean_lab, ku
     assert "enable_fallback_mode" in run.report["summary"]["needs_approval"]
     assert "FALLBACK_MODE" not in json.dumps([e for e in _cluster_snapshot(kube)["env"] if e["value"] == "true"])
 
-    approved = run_playbook(REMEDIATE, "--tags", "circuit_breakers",
-                            extra_vars={"voicehive_approved_actions": ["enable_fallback_mode"]})
+    approved = run_playbook(
+        REMEDIATE, "--tags", "circuit_breakers", extra_vars={"voicehive_approved_actions": ["enable_fallback_mode"]}
+    )
     assert approved.rc == 0, approved.output[-3000:]
     env = {e["name"]: e["value"] for e in _cluster_snapshot(kube)["env"]}
     assert env["FALLBACK_MODE"] == "true"
@@ -116,9 +120,12 @@ def test_gated_action_is_skipped_without_approval_and_runs_with_it(clean_lab, ku
     assert done[0]["before"] == {"FALLBACK_MODE": "false"} and done[0]["after"] == {"FALLBACK_MODE": "true"}
 
     fault("clear")
-    reverted = run_playbook(REMEDIATE, "--tags", "circuit_breakers",
-                            extra_vars={"voicehive_approved_actions": ["enable_fallback_mode"],
-                                        "circuit_breakers_fallback_mode": False})
+    reverted = run_playbook(
+        REMEDIATE,
+        "--tags",
+        "circuit_breakers",
+        extra_vars={"voicehive_approved_actions": ["enable_fallback_mode"], "circuit_breakers_fallback_mode": False},
+    )
     assert reverted.rc == 0, reverted.output[-3000:]
     env = {e["name"]: e["value"] for e in _cluster_snapshot(kube)["env"]}
     assert env["FALLBACK_MODE"] == "false"
@@ -143,8 +150,10 @@ def test_lock_held_by_another_run_makes_this_one_wait_then_fail(clean_lab, kube,
     now = datetime.now(UTC)
     body = k8s_client.V1Lease(
         metadata=k8s_client.V1ObjectMeta(name="voicehive-remediation", namespace=NS),
-        spec=k8s_client.V1LeaseSpec(holder_identity="awx-job-4242", lease_duration_seconds=900,
-                                    acquire_time=now, renew_time=now))
+        spec=k8s_client.V1LeaseSpec(
+            holder_identity="awx-job-4242", lease_duration_seconds=900, acquire_time=now, renew_time=now
+        ),
+    )
     api = k8s_client.CoordinationV1Api(kube)
     if _lease(kube):
         api.replace_namespaced_lease("voicehive-remediation", NS, body)
@@ -163,15 +172,20 @@ def test_two_concurrent_runs_exactly_one_acts(clean_lab, kube):
     results = {}
 
     def go(name):
-        results[name] = run_playbook(REMEDIATE, "--tags", "circuit_breakers",
-                                     extra_vars={"voicehive_lock_wait_timeout": 2})
+        results[name] = run_playbook(
+            REMEDIATE, "--tags", "circuit_breakers", extra_vars={"voicehive_lock_wait_timeout": 2}
+        )
 
     threads = [threading.Thread(target=go, args=(n,)) for n in ("a", "b")]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    acted = [r for r in results.values() if any(a["status"] == "done" for a in (r.reports[-1]["actions"] if r.reports else []))]
+
+    def acted_in(run):
+        return any(a["status"] == "done" for a in (run.reports[-1]["actions"] if run.reports else []))
+
+    acted = [r for r in results.values() if acted_in(r)]
     assert len(acted) == 1, {k: (v.rc, v.output[-1500:]) for k, v in results.items()}
     lease = _lease(kube)
     assert lease is None or not lease["spec"].get("holder_identity"), lease
@@ -216,15 +230,36 @@ def test_no_secret_in_reports_console_or_notifications(clean_lab, secrets):
     texts = [r.output for r in runs]
     texts += [p.read_text() for p in (ROOT / "reports").glob("*")]
     texts.append(json.dumps(notifications()))
-    secret_names = ["jwt_secret", "vault_root_token", "apaleo_client_secret", "postgres_password", "redis_password",
-                    "kube_admin_token", "livekit_api_secret", "pagerduty_routing_key"]
+    secret_names = [
+        "jwt_secret",
+        "vault_root_token",
+        "apaleo_client_secret",
+        "postgres_password",
+        "redis_password",
+        "kube_admin_token",
+        "livekit_api_secret",
+        "pagerduty_routing_key",
+    ]
     leaks = [(name, i) for name in secret_names for i, t in enumerate(texts) if secrets[name] and secrets[name] in t]
     assert not leaks, f"secret values found in output: {leaks}"
 
 
 def test_root_level_remediate_works_as_users_type_it(clean_lab):
-    out = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "remediate.yml", "--tags", "redis",
-                          "-e", "voicehive_target=lab", "--check"], cwd=ROOT, capture_output=True, text=True,
-                         check=False, env={"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "HOME": str(Path.home())})
+    out = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
+            "remediate.yml",
+            "--tags",
+            "redis",
+            "-e",
+            "voicehive_target=lab",
+            "--check",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "HOME": str(Path.home())},
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "Read circuit breaker states from Redis" in out.stdout

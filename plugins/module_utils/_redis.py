@@ -31,6 +31,8 @@ REDIS_IMPORT_ERROR: str | None
 try:
     import redis
     import redis.exceptions
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
 except ImportError:
     HAS_REDIS = False
     REDIS_IMPORT_ERROR = traceback.format_exc()
@@ -41,6 +43,11 @@ else:
 REDIS_LIBRARY = "redis>=5.0.0"
 DEFAULT_PORT = 6379
 REDACTED = "********"
+
+# One quick retry on a dropped connection or a timeout, the same on every redis-py version (redis-py 6+
+# defaults to three retries with up to 10 s backoff, which turns a down server into a long hang).
+# The modules' writes set fixed values, so a retried command is harmless.
+CONNECTION_RETRIES = 1
 
 REDIS_MUTUALLY_EXCLUSIVE = [("url", "host"), ("url", "port"), ("url", "db")]
 
@@ -172,6 +179,8 @@ def redis_client_kwargs(params: dict[str, t.Any]) -> dict[str, t.Any]:
         socket_timeout=params.get("socket_timeout"),
         decode_responses=True,
     )
+    if HAS_REDIS:
+        kwargs["retry"] = Retry(ExponentialBackoff(cap=1.0, base=0.1), CONNECTION_RETRIES)
     if settings["tls"]:
         validate = params.get("validate_certs", True)
         kwargs.update(
@@ -317,6 +326,8 @@ def read_breakers(client: t.Any, prefix: str, names: t.Sequence[str]) -> tuple[f
     ``errors`` (list of texts: wrong key types, refused commands). Wrong types never raise.
     Connection problems raise ``redis.exceptions.RedisError``.
     """
+    if not names:
+        return None, {}
     pipe = client.pipeline(transaction=False)
     pipe.time()
     for name in names:
@@ -330,9 +341,8 @@ def read_breakers(client: t.Any, prefix: str, names: t.Sequence[str]) -> tuple[f
     replies = pipe.execute(raise_on_error=False)
 
     server_time = None
-    first = replies[0]
-    if not isinstance(first, Exception) and first:
-        seconds, micros = first
+    with contextlib.suppress(TypeError, ValueError):  # TIME refused (an Exception reply) or odd
+        seconds, micros = replies[0]
         server_time = int(seconds) + int(micros) / 1_000_000
 
     raw: dict[str, dict] = {}

@@ -1,0 +1,465 @@
+# Copyright: (c) 2026, VoiceHive SRE
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Action plugin of voicehive.remediation.report: write the run report on the controller.
+
+The documentation is in plugins/modules/report.py. The pure functions (outcome, summary,
+Markdown, console table) are unit-tested on their own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import json
+import os
+import re
+import tempfile
+import typing as t
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.voicehive.remediation.plugins.module_utils._redact import (
+    normalize_secret_values,
+    redact,
+    redact_text,
+)
+
+UTC = datetime.timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11
+SITE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+SEVERITIES = ("critical", "warning", "info")
+FINDING_STATUSES = ("open", "resolved", "unresolved")
+ACTION_STATUSES = (
+    "done",
+    "would_change",
+    "skipped_needs_approval",
+    "skipped_budget_exhausted",
+    "skipped_guard_failed",
+    "failed",
+)
+BLOCKED_STATUSES = ("skipped_needs_approval", "skipped_budget_exhausted", "skipped_guard_failed")
+OUTCOMES = ("healthy", "resolved", "action_required", "failed", "findings_open")
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+ARGUMENT_SPEC = dict(
+    site=dict(type="str", required=True),
+    report_dir=dict(type="path", default="reports"),
+    run_id=dict(type="str", default=""),
+    launched_by=dict(type="dict", default={}),
+    phase=dict(type="str", choices=["diagnose", "remediate"], required=True),
+    check_mode=dict(type="bool"),
+    started_at=dict(type="str", default=""),
+    category_durations=dict(type="dict", default={}),
+    findings=dict(type="list", elements="dict", default=[]),
+    actions=dict(type="list", elements="dict", default=[]),
+    errors=dict(type="list", elements="raw", default=[]),
+    secret_values=dict(type="list", elements="raw", no_log=True, default=[]),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# outcome and summary
+# ---------------------------------------------------------------------------------------------
+
+
+def _unique(items: t.Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def compute_outcome(
+    phase: str,
+    check_mode: bool,
+    findings: list[dict[str, t.Any]],
+    actions: list[dict[str, t.Any]],
+    errors: list[t.Any] | None = None,
+) -> str:
+    """The run's outcome, in this order of precedence.
+
+    - ``failed``: a category could not run (``errors``), an action failed, or (remediate, not check
+      mode) a critical finding is not resolved.
+    - diagnose: ``healthy`` without findings, else ``findings_open``.
+    - remediate without findings: ``healthy``.
+    - ``action_required``: an action was skipped (needs approval, budget exhausted, guard failed), or
+      (not check mode) a warning finding is not resolved.
+    - check mode: ``findings_open`` while any finding is not resolved (nothing was changed).
+    - ``resolved``: every critical and warning finding is resolved (info findings may stay open).
+    """
+    statuses = [a.get("status") for a in actions]
+    if errors or "failed" in statuses:
+        return "failed"
+    if phase == "diagnose":
+        return "findings_open" if findings else "healthy"
+    if not findings:
+        return "action_required" if any(s in BLOCKED_STATUSES for s in statuses) else "healthy"
+    unresolved = [f for f in findings if f.get("status") != "resolved"]
+    if not check_mode and any(f.get("severity") == "critical" for f in unresolved):
+        return "failed"
+    if any(s in BLOCKED_STATUSES for s in statuses):
+        return "action_required"
+    if check_mode:
+        return "findings_open" if unresolved else "resolved"
+    if any(f.get("severity") == "warning" for f in unresolved):
+        return "action_required"
+    return "resolved"
+
+
+def summarize(
+    findings: list[dict[str, t.Any]], actions: list[dict[str, t.Any]], errors: list[t.Any] | None = None
+) -> dict[str, t.Any]:
+    by_severity = {s: 0 for s in SEVERITIES}
+    by_status = {s: 0 for s in FINDING_STATUSES}
+    for f in findings:
+        by_severity[f.get("severity", "info")] = by_severity.get(f.get("severity", "info"), 0) + 1
+        by_status[f.get("status", "open")] = by_status.get(f.get("status", "open"), 0) + 1
+    actions_by_status = {s: 0 for s in ACTION_STATUSES}
+    for a in actions:
+        actions_by_status[a.get("status", "done")] = actions_by_status.get(a.get("status", "done"), 0) + 1
+    unresolved = [f for f in findings if f.get("status") != "resolved"]
+    return {
+        "findings": len(findings),
+        "findings_by_severity": by_severity,
+        "findings_by_status": by_status,
+        "actions": len(actions),
+        "actions_by_status": actions_by_status,
+        "changed": sum(1 for a in actions if a.get("status") == "done" and a.get("changed")),
+        "would_change": actions_by_status.get("would_change", 0),
+        "unresolved_critical": [f.get("id") for f in unresolved if f.get("severity") == "critical"],
+        "unresolved_warning": [f.get("id") for f in unresolved if f.get("severity") == "warning"],
+        "needs_approval": _unique(a.get("action") for a in actions if a.get("status") == "skipped_needs_approval"),
+        "budget_exhausted": _unique(a.get("action") for a in actions if a.get("status") == "skipped_budget_exhausted"),
+        "guard_failed": _unique(a.get("action") for a in actions if a.get("status") == "skipped_guard_failed"),
+        "failed_actions": _unique(
+            f"{a.get('action')} on {a.get('target')}" for a in actions if a.get("status") == "failed"
+        ),
+        "errors": len(errors or []),
+    }
+
+
+def approve_hint(actions: list[str]) -> str:
+    return "-e '" + json.dumps({"voicehive_approved_actions": list(actions)}) + "'"
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering
+# ---------------------------------------------------------------------------------------------
+
+
+def _json(value: t.Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def _fence(text: str, lang: str = "") -> str:
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{lang}\n{text}\n{ticks}"
+
+
+def _cell(value: t.Any) -> str:
+    text = "" if value is None else str(value)
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _approved(action: dict[str, t.Any]) -> str:
+    approved = action.get("approved")
+    if approved is None:
+        return "n/a"
+    if approved:
+        return f"yes ({action['approved_by']})" if action.get("approved_by") else "yes"
+    return "no"
+
+
+def before_after_diff(before: t.Any, after: t.Any) -> str:
+    """A unified diff of the JSON forms of ``before`` and ``after`` (empty when equal)."""
+    a = _json(before).splitlines()
+    b = _json(after).splitlines()
+    return "\n".join(difflib.unified_diff(a, b, fromfile="before", tofile="after", lineterm="", n=3))
+
+
+def render_markdown(doc: dict[str, t.Any]) -> str:
+    summary = doc["summary"]
+    lines = [f"# {doc['site']}: {doc['outcome']}", ""]
+    mode = " (check mode: nothing was changed)" if doc["check_mode"] else ""
+    lines += [
+        f"- **Site:** {_cell(doc['site'])}",
+        f"- **Outcome:** {doc['outcome']}",
+        f"- **Phase:** {doc['phase']}{mode}",
+        f"- **Run id:** {_cell(doc['run_id'])}",
+        f"- **Started:** {_cell(doc['started_at'])}",
+        f"- **Finished:** {doc['finished_at']}",
+    ]
+    if doc.get("duration_seconds") is not None:
+        lines.append(f"- **Duration:** {doc['duration_seconds']} s")
+    launched = doc.get("launched_by") or {}
+    if launched:
+        lines.append("- **Launched by:** " + ", ".join(f"{_cell(k)}={_cell(v)}" for k, v in sorted(launched.items())))
+    lines += [
+        f"- **Findings:** {summary['findings']} "
+        + "(" + ", ".join(f"{k} {v}" for k, v in summary["findings_by_severity"].items()) + "; "
+        + ", ".join(f"{k} {v}" for k, v in summary["findings_by_status"].items()) + ")",
+        f"- **Actions:** {summary['actions']} "
+        + "(" + ", ".join(f"{k} {v}" for k, v in summary["actions_by_status"].items() if v) + ")",
+        "",
+    ]  # fmt: skip
+
+    if summary["unresolved_critical"]:
+        lines += ["**Unresolved critical findings:** " + ", ".join(summary["unresolved_critical"]), ""]
+
+    if summary["needs_approval"]:
+        lines += [
+            "## Needs approval",
+            "",
+            "These actions were not run because they need approval:",
+            "",
+        ]
+        lines += [f"- `{name}`" for name in summary["needs_approval"]]
+        lines += [
+            "",
+            "To approve, run again with (or select them in the AWX survey):",
+            "",
+            _fence(approve_hint(summary["needs_approval"]), "shell"),
+            "",
+        ]
+    if summary["budget_exhausted"]:
+        lines += [
+            "## Remediation budget exhausted",
+            "",
+            "These actions already ran as often as the budget allows and were not repeated; escalate:",
+            "",
+        ]
+        lines += [f"- `{name}`" for name in summary["budget_exhausted"]]
+        lines.append("")
+
+    lines += ["## Findings", ""]
+    if doc["findings"]:
+        lines += ["| id | severity | status | summary |", "|---|---|---|---|"]
+        for f in doc["findings"]:
+            lines.append(
+                f"| `{_cell(f.get('id'))}` | {_cell(f.get('severity'))} | {_cell(f.get('status'))} "
+                f"| {_cell(f.get('summary'))} |"
+            )
+        lines.append("")
+        for f in doc["findings"]:
+            lines += [f"### {_cell(f.get('id'))}", ""]
+            lines.append(
+                f"Severity {_cell(f.get('severity'))}, status {_cell(f.get('status'))}, "
+                f"components {_cell(', '.join(f.get('component') or []))}, "
+                f"recommended remediation: {_cell(f.get('remediation')) or 'none'}."
+            )
+            lines += ["", _cell(f.get("summary")), "", "Evidence:", "", _fence(_json(f.get("evidence")), "json"), ""]
+            if "evidence_after" in f:
+                lines += ["Evidence after remediation:", "", _fence(_json(f.get("evidence_after")), "json"), ""]
+    else:
+        lines += ["No findings.", ""]
+
+    lines += ["## Actions", ""]
+    if doc["actions"]:
+        lines += ["| action | target | finding | status | approved |", "|---|---|---|---|---|"]
+        for a in doc["actions"]:
+            lines.append(
+                f"| `{_cell(a.get('action'))}` | {_cell(a.get('target'))} | {_cell(a.get('finding'))} "
+                f"| {_cell(a.get('status'))} | {_cell(_approved(a))} |"
+            )
+        lines.append("")
+        for a in doc["actions"]:
+            lines += [f"### {_cell(a.get('action'))} on {_cell(a.get('target'))}: {_cell(a.get('status'))}", ""]
+            if a.get("reason"):
+                lines += [_cell(a.get("reason")), ""]
+            if a.get("before") is not None or a.get("after") is not None:
+                diff = before_after_diff(a.get("before"), a.get("after"))
+                lines += [_fence(diff, "diff") if diff else "Before and after are the same.", ""]
+    else:
+        lines += ["No actions.", ""]
+
+    if doc.get("errors"):
+        lines += ["## Errors", "", "These parts of the run could not complete:", ""]
+        for e in doc["errors"]:
+            if isinstance(e, dict):
+                lines.append(
+                    f"- **{_cell(e.get('category', '?'))}** (task {_cell(e.get('task', '?'))}): {_cell(e.get('error'))}"
+                )
+            else:
+                lines.append(f"- {_cell(e)}")
+        lines.append("")
+
+    durations = doc.get("category_durations") or {}
+    lines += ["## Durations", ""]
+    if durations:
+        lines += ["| category | seconds |", "|---|---|"]
+        lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in sorted(durations.items())]
+    else:
+        lines.append("Not recorded.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _clip(text: t.Any, width: int) -> str:
+    text = " ".join(("" if text is None else str(text)).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def render_console(doc: dict[str, t.Any], paths: dict[str, str] | None = None) -> list[str]:
+    """A compact fixed-width summary for a debug task (a list of lines)."""
+    summary = doc["summary"]
+    mode = ", check mode" if doc["check_mode"] else ""
+    lines = [f"{doc['site']}: {doc['outcome'].upper()} ({doc['phase']}{mode})"]
+    if doc["findings"]:
+        lines.append(f"{'SEVERITY':<9} {'STATUS':<11} {'FINDING':<36} SUMMARY")
+        for f in doc["findings"]:
+            lines.append(
+                f"{_clip(f.get('severity'), 9):<9} {_clip(f.get('status'), 11):<11} "
+                f"{_clip(f.get('id'), 36):<36} {_clip(f.get('summary'), 60)}"
+            )
+    else:
+        lines.append("no findings")
+    if doc["actions"]:
+        lines.append(f"{'STATUS':<25} {'ACTION':<26} {'TARGET':<32} APPROVED")
+        for a in doc["actions"]:
+            lines.append(
+                f"{_clip(a.get('status'), 25):<25} {_clip(a.get('action'), 26):<26} "
+                f"{_clip(a.get('target'), 32):<32} {_approved(a)}"
+            )
+    if summary["needs_approval"]:
+        lines.append("needs approval: " + ", ".join(summary["needs_approval"]))
+        lines.append("  approve with: " + approve_hint(summary["needs_approval"]))
+    if summary["budget_exhausted"]:
+        lines.append("budget exhausted (escalate): " + ", ".join(summary["budget_exhausted"]))
+    for e in doc.get("errors") or []:
+        label = e.get("category", "?") if isinstance(e, dict) else "?"
+        text = e.get("error", "") if isinstance(e, dict) else e
+        lines.append(f"error in {label}: {_clip(text, 100)}")
+    if paths:
+        lines.append(f"report: {paths['md']}")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------------------------
+
+
+def _parse_iso(value: str) -> datetime.datetime | None:
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def reserve_paths(report_dir: str, site: str, stamp: str) -> dict[str, str]:
+    """Create the directory and reserve ``<site>-<stamp>.json`` (``-2``, ``-3``... when taken)."""
+    os.makedirs(report_dir, mode=DIR_MODE, exist_ok=True)
+    for n in range(1, 1000):
+        base = f"{site}-{stamp}" if n == 1 else f"{site}-{stamp}-{n}"
+        json_path = os.path.join(report_dir, base + ".json")
+        md_path = os.path.join(report_dir, base + ".md")
+        if os.path.exists(md_path):
+            continue
+        try:
+            fd = os.open(json_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return {"json": json_path, "md": md_path}
+    raise OSError(f"too many reports named {site}-{stamp}* in {report_dir}")
+
+
+def atomic_write(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory, mode 0640."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp_path = tempfile.mkstemp(prefix=".report-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_path, FILE_MODE)
+        os.replace(tmp_path, path)
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
+        raise
+
+
+def build_document(args: dict[str, t.Any], check_mode: bool, now: datetime.datetime) -> dict[str, t.Any]:
+    findings = list(args["findings"])
+    actions = list(args["actions"])
+    errors = list(args["errors"])
+    started = _parse_iso(args["started_at"])
+    duration = round((now - started).total_seconds(), 1) if started else None
+    return {
+        "site": args["site"],
+        "run_id": args["run_id"],
+        "phase": args["phase"],
+        "check_mode": check_mode,
+        "outcome": compute_outcome(args["phase"], check_mode, findings, actions, errors),
+        "started_at": args["started_at"],
+        "finished_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "duration_seconds": duration,
+        "launched_by": args["launched_by"],
+        "summary": summarize(findings, actions, errors),
+        "category_durations": args["category_durations"],
+        "findings": findings,
+        "actions": actions,
+        "errors": errors,
+        "generator": "voicehive.remediation.report",
+    }
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+
+        secrets = normalize_secret_values(self._task.args.get("secret_values"))
+        try:
+            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        except AnsibleActionFail as exc:
+            raise AnsibleActionFail(redact_text(f"Cannot write the report: {exc.message}", secrets)) from None
+        secrets = normalize_secret_values(args.get("secret_values"))
+
+        site = args["site"]
+        if not SITE_PATTERN.match(site):
+            raise AnsibleActionFail(
+                redact_text(
+                    f"Cannot write the report: site {site!r} is not usable in a file name "
+                    f"(letters, digits, '.', '_' and '-', not starting with '.' or '-')",
+                    secrets,
+                )
+            )
+        check_mode = args["check_mode"] if args.get("check_mode") is not None else bool(self._task.check_mode)
+        now = datetime.datetime.now(UTC)
+        doc = redact(build_document(args, check_mode, now), secrets)
+
+        report_dir = os.path.abspath(args["report_dir"])
+        try:
+            paths = reserve_paths(report_dir, site, now.strftime("%Y%m%dT%H%M%SZ"))
+            atomic_write(paths["json"], json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+            atomic_write(paths["md"], redact_text(render_markdown(doc), secrets))
+        except OSError as exc:
+            raise AnsibleActionFail(
+                redact_text(f"Cannot write the report to {report_dir}: {exc.strerror or exc}", secrets)
+            ) from None
+
+        result.update(
+            changed=False,  # the report is a record of the run, not a change to the site
+            outcome=doc["outcome"],
+            paths=paths,
+            summary=doc["summary"],
+            console=[redact_text(line, secrets) for line in render_console(doc, paths)],
+        )
+        return result

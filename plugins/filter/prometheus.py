@@ -32,6 +32,10 @@ class _LineError(ValueError):
     pass
 
 
+def _short(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def _read_quoted(line: str, pos: int) -> tuple[str, int]:
     """Read a double-quoted string starting at ``line[pos] == '"'``; returns (text, position after it)."""
     out = []
@@ -94,21 +98,23 @@ def _parse_labels(line: str, pos: int) -> tuple[dict[str, str], str | None, int]
         else:
             raise _LineError(f"expected '=' after label {label!r}")
         pos = _skip_spaces(line, pos)
-        if pos < len(line) and line[pos] == ",":
+        if pos >= len(line):
+            raise _LineError("missing '}' after the labels")
+        if line[pos] == ",":
             pos += 1
-        elif pos >= len(line) or line[pos] != "}":
+        elif line[pos] != "}":
             raise _LineError("expected ',' or '}' between labels")
 
 
 def _parse_value(text: str) -> float:
     if not _FLOAT.match(text):
-        raise _LineError(f"invalid value {text!r}")
+        raise _LineError(f"invalid value {_short(text)}")
     return float(text)
 
 
 def _parse_timestamp(text: str) -> int | float:
     if not _TIMESTAMP.match(text):
-        raise _LineError(f"invalid timestamp {text!r}")
+        raise _LineError(f"invalid timestamp {_short(text)}")
     number = float(text)
     return int(number) if number.is_integer() and "." not in text else number
 
@@ -128,7 +134,7 @@ def _parse_sample(line: str) -> tuple[str, dict[str, str], float, int | float | 
         raise _LineError("missing metric name")
     rest = line[pos:]
     if not rest or rest[0] not in " \t":
-        raise _LineError(f"expected a space and a value after {name!r}")
+        raise _LineError(f"expected a space and a value after {_short(name)}")
     rest = rest.split(" # ", 1)[0]  # OpenMetrics exemplar
     fields = rest.split()
     if not fields or len(fields) > 2:

@@ -33,6 +33,8 @@ def bring_up(svc: Service, secrets: dict[str, str], *, reseed: bool = False) -> 
     if svc.safe_healthy(secrets):
         if reseed:
             svc.seed(secrets)
+        else:
+            svc.heal(secrets)
         return "healthy", "already running"
     if svc.pid() is not None:
         # a process of ours that is still booting, or is wedged: give it a moment, then replace it

@@ -52,6 +52,9 @@ class Service:
         """Return the service's data to the seeded healthy state (no restart)."""
         self.seed(secrets)
 
+    def heal(self, secrets: dict[str, str]) -> None:
+        """Cheap fix-ups on an already healthy service at `lab up` (e.g. config that depends on another service)."""
+
     def after_start(self, secrets: dict[str, str]) -> None:
         """Hook run once the freshly started process is healthy, before seeding."""
 

@@ -67,7 +67,7 @@ class KubesimService(Service):
 
     def init(self, secrets: dict[str, str]) -> None:
         """`python -m kubesim init` once (certs, config.json, kubeconfig); then add the lab's logs and hooks."""
-        if not self.config_path.exists() or not (paths.STATE / "kubeconfig").exists():
+        if True:  # init is idempotent (certs and token kept) and picks up kubesim's own config changes
             subprocess.run(
                 [paths.PYTHON, "-m", "kubesim", "init", "--state-dir", str(paths.STATE), "--port", str(PORT)],
                 check=True,

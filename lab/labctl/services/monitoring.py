@@ -168,7 +168,7 @@ def expire_lab_alerts() -> int:
     """Resolve (endsAt = now) every alert that the lab's fault injector posted."""
     import datetime as _dt
 
-    answer = requests.get(f"{AM_URL}/api/v2/alerts", params={"filter": 'injected_by="lab-fault"'}, timeout=5)
+    answer = requests.get(f"{AM_URL}/api/v2/alerts", params={"filter": 'lab_fault=~".+"'}, timeout=5)
     alerts = answer.json() if answer.ok else []
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = [{"labels": a["labels"], "annotations": a.get("annotations", {}), "endsAt": now} for a in alerts]

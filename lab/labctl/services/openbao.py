@@ -112,6 +112,12 @@ class OpenBaoService(Service):
         vault.sys.create_or_update_policy(name=ROLE, policy=POLICY)
         self.seed_kubernetes_auth(vault, secrets)
 
+    def heal(self, secrets: dict[str, str]) -> None:
+        vault = client(secrets)
+        methods = vault.sys.list_auth_methods()
+        if "kubernetes/" not in methods.get("data", methods):
+            self.seed_kubernetes_auth(vault, secrets)
+
     def seed_kubernetes_auth(self, vault: hvac.Client, secrets: dict[str, str]) -> None:
         ca_file = paths.STATE / "kubesim" / "ca.crt"
         if not ca_file.exists():

@@ -119,7 +119,8 @@ class SimService(Service):
         return [str(self.config_path), f"sims.{self.module}"]
 
     def available(self) -> bool:
-        return (paths.LAB / "sims" / f"{self.module}.py").exists()
+        base = paths.LAB / "sims"
+        return (base / f"{self.module}.py").exists() or (base / self.module / "__main__.py").exists()
 
     def prepare(self, secrets: dict[str, str]) -> None:
         self.config_path.parent.mkdir(parents=True, exist_ok=True)

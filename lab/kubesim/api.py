@@ -1,0 +1,683 @@
+"""API semantics on top of the store: defaulting, validation, status/scale subresources, conversions.
+
+The HTTP layer (:mod:`kubesim.server`) parses requests and calls these functions; the controller
+uses the store directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import random
+import re
+from typing import Any
+
+from kubesim import patch as patches
+from kubesim.discovery import Resource, by_storage, lookup
+from kubesim.selectors import selector_from_match_labels, selector_string
+from kubesim.store import ApiError, Obj, Store, conflict, not_found, now_rfc3339
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+RANDOM_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
+# resources whose DELETE answers with the deleted object instead of a Status
+RETURN_DELETED = {"pods", "namespaces", "services"}
+
+
+def random_suffix(length: int = 5) -> str:
+    """Random suffix like the apiserver's generateName / ReplicaSet pod names."""
+    return "".join(random.choice(RANDOM_ALPHABET) for _ in range(length))
+
+
+def qualified_kind(res: Resource) -> str:
+    """``Deployment.apps`` or ``Pod``: the kind as apiserver error messages spell it."""
+    return f"{res.kind}.{res.group}" if res.group else res.kind
+
+
+def invalid(res: Resource, name: str, causes: list[tuple[str, str]]) -> ApiError:
+    """422 Invalid with one cause per (field, message)."""
+    text = ", ".join(f"{f}: {m}" for f, m in causes)
+    if len(causes) > 1:
+        text = f"[{text}]"
+    return ApiError(
+        422,
+        "Invalid",
+        f'{qualified_kind(res)} "{name}" is invalid: {text}',
+        {
+            "name": name,
+            "group": res.group,
+            "kind": res.kind,
+            "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes],
+        },
+    )
+
+
+def bad_request(message: str) -> ApiError:
+    """400 BadRequest."""
+    return ApiError(400, "BadRequest", message)
+
+
+# ---------------------------------------------------------------------------------------------- conversions
+def to_storage(res: Resource, obj: Obj) -> Obj:
+    """Convert an object received on ``res``'s version into the stored representation."""
+    if res.group == "events.k8s.io":
+        return event_from_v1(obj)
+    return obj
+
+
+def to_version(res: Resource, obj: Obj) -> Obj:
+    """Render a stored object for ``res``'s group/version (sets apiVersion/kind)."""
+    if res.group == "events.k8s.io":
+        return event_to_v1(obj)
+    obj["apiVersion"] = res.group_version
+    obj["kind"] = res.kind
+    return obj
+
+
+def event_to_v1(ev: Obj) -> Obj:
+    """core/v1 Event -> events.k8s.io/v1 Event."""
+    out: Obj = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": ev.get("metadata", {})}
+    out["eventTime"] = ev.get("eventTime")
+    if ev.get("involvedObject"):
+        out["regarding"] = ev["involvedObject"]
+    for src, dst in (
+        ("message", "note"),
+        ("reason", "reason"),
+        ("type", "type"),
+        ("action", "action"),
+        ("reportingComponent", "reportingController"),
+        ("reportingInstance", "reportingInstance"),
+        ("related", "related"),
+        ("series", "series"),
+    ):
+        if ev.get(src) is not None:
+            out[dst] = ev[src]
+    if ev.get("firstTimestamp"):
+        out["deprecatedFirstTimestamp"] = ev["firstTimestamp"]
+    if ev.get("lastTimestamp"):
+        out["deprecatedLastTimestamp"] = ev["lastTimestamp"]
+    if ev.get("count"):
+        out["deprecatedCount"] = ev["count"]
+    if ev.get("source"):
+        out["deprecatedSource"] = ev["source"]
+    return out
+
+
+def event_from_v1(ev: Obj) -> Obj:
+    """events.k8s.io/v1 Event -> core/v1 Event."""
+    out: Obj = {"apiVersion": "v1", "kind": "Event", "metadata": ev.get("metadata", {})}
+    for src, dst in (
+        ("regarding", "involvedObject"),
+        ("note", "message"),
+        ("reason", "reason"),
+        ("type", "type"),
+        ("action", "action"),
+        ("reportingController", "reportingComponent"),
+        ("reportingInstance", "reportingInstance"),
+        ("related", "related"),
+        ("series", "series"),
+        ("eventTime", "eventTime"),
+        ("deprecatedFirstTimestamp", "firstTimestamp"),
+        ("deprecatedLastTimestamp", "lastTimestamp"),
+        ("deprecatedCount", "count"),
+        ("deprecatedSource", "source"),
+    ):
+        if ev.get(src) is not None:
+            out[dst] = ev[src]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- defaulting
+def _default_pod_spec(spec: Obj) -> None:
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("securityContext", {})
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        if not isinstance(container, dict):
+            continue
+        container.setdefault(
+            "imagePullPolicy", "Always" if str(container.get("image", "")).endswith(":latest") else "IfNotPresent"
+        )
+        container.setdefault("terminationMessagePath", "/dev/termination-log")
+        container.setdefault("terminationMessagePolicy", "File")
+        container.setdefault("resources", {})
+        for port in container.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+
+
+def apply_defaults(store: Store, res: Resource, obj: Obj) -> None:
+    """Fill the defaults the apiserver would (only where the field is missing)."""
+    kind = res.kind
+    spec = obj.get("spec")
+    if kind in ("Deployment", "ReplicaSet", "StatefulSet") and isinstance(spec, dict):
+        spec.setdefault("replicas", 1)
+        spec.setdefault("revisionHistoryLimit", 10)
+        if kind == "Deployment":
+            spec.setdefault("progressDeadlineSeconds", 600)
+            spec.setdefault(
+                "strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+            )
+        if kind == "StatefulSet":
+            spec.setdefault("podManagementPolicy", "OrderedReady")
+            spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+            spec.setdefault("serviceName", obj["metadata"]["name"])
+        template = spec.get("template")
+        if isinstance(template, dict):
+            template.setdefault("metadata", {})
+            if isinstance(template.get("spec"), dict):
+                _default_pod_spec(template["spec"])
+    elif kind == "Pod" and isinstance(spec, dict):
+        _default_pod_spec(spec)
+        spec.setdefault("serviceAccountName", "default")
+        spec.setdefault("enableServiceLinks", True)
+        spec.setdefault("priority", 0)
+        obj.setdefault("status", {"phase": "Pending", "qosClass": "BestEffort"})
+    elif kind == "Service" and isinstance(spec, dict):
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        if not spec.get("clusterIP"):
+            n = store.next_counter("cluster-ip")
+            spec["clusterIP"] = f"10.96.{(n // 250) % 250}.{n % 250 + 2}"
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                port.setdefault("targetPort", port.get("port"))
+        obj.setdefault("status", {"loadBalancer": {}})
+    elif kind == "Service":
+        raise invalid(res, obj["metadata"]["name"], [("spec.ports", "Required value")])
+    elif kind == "Secret":
+        obj.setdefault("type", "Opaque")
+        string_data = obj.pop("stringData", None) or {}
+        if string_data:
+            data = obj.setdefault("data", {}) or {}
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            obj["data"] = data
+    elif kind == "Namespace":
+        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+        obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+        obj.setdefault("status", {"phase": "Active"})
+    elif kind == "ServiceAccount":
+        pass
+    elif kind == "HorizontalPodAutoscaler" and isinstance(spec, dict):
+        spec.setdefault("minReplicas", 1)
+
+
+# ---------------------------------------------------------------------------------------------- validation
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate(res: Resource, obj: Obj, old: Obj | None = None) -> None:
+    """Raise 422 Invalid (or 400) for objects a real apiserver refuses."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        raise bad_request("metadata must be an object")
+    name = meta.get("name") or ""
+    causes: list[tuple[str, str]] = []
+    if not name:
+        causes.append(("metadata.name", "Required value: name or generateName is required"))
+    elif len(name) > 253 or not NAME_RE.match(name):
+        causes.append(
+            (
+                "metadata.name",
+                f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist '
+                "of lower case alphanumeric characters, '-' or '.', and must start and end "
+                "with an alphanumeric character",
+            )
+        )
+    elif res.kind in ("Namespace", "Service") and (len(name) > 63 or not LABEL_RE.match(name)):
+        causes.append(
+            (
+                "metadata.name",
+                f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of '
+                "lower case alphanumeric characters or '-'",
+            )
+        )
+    for field in ("labels", "annotations"):
+        values = meta.get(field)
+        if values is not None and not isinstance(values, dict):
+            raise bad_request(f"metadata.{field} must be a map")
+        for key, value in (values or {}).items():
+            if not isinstance(value, str):
+                raise bad_request(
+                    f"json: cannot unmarshal {type(value).__name__} into Go struct field "
+                    f"ObjectMeta.metadata.{field} of type string (key {key})"
+                )
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    kind = res.kind
+    if kind in ("Deployment", "ReplicaSet", "StatefulSet"):
+        replicas = spec.get("replicas", 1)
+        if not _is_int(replicas):
+            raise bad_request(
+                f"json: cannot unmarshal {type(replicas).__name__} into Go struct field "
+                f"{kind}Spec.spec.replicas of type int32"
+            )
+        if replicas < 0:
+            causes.append(("spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0"))
+        selector = spec.get("selector")
+        template = spec.get("template") or {}
+        tlabels = (template.get("metadata") or {}).get("labels") or {}
+        if not selector:
+            causes.append(("spec.selector", "Required value"))
+        else:
+            from kubesim.selectors import labels_match  # local: avoid a cycle at import time
+
+            if not labels_match(selector_from_match_labels(selector), tlabels):
+                causes.append(
+                    (
+                        "spec.template.metadata.labels",
+                        f"Invalid value: {tlabels!r}: `selector` does not match template `labels`",
+                    )
+                )
+        containers = (template.get("spec") or {}).get("containers")
+        if not containers:
+            causes.append(("spec.template.spec.containers", "Required value"))
+        else:
+            causes.extend(_container_causes("spec.template.spec.containers", containers))
+        if old is not None and old.get("spec", {}).get("selector") != spec.get("selector"):
+            causes.append(("spec.selector", f"Invalid value: {spec.get('selector')!r}: field is immutable"))
+    elif kind == "Pod":
+        containers = spec.get("containers")
+        if not containers:
+            causes.append(("spec.containers", "Required value"))
+        else:
+            causes.extend(_container_causes("spec.containers", containers))
+    elif kind == "Service":
+        for i, port in enumerate(spec.get("ports") or []):
+            value = port.get("port") if isinstance(port, dict) else None
+            if not _is_int(value) or not 0 < value < 65536:
+                causes.append(
+                    (f"spec.ports[{i}].port", f"Invalid value: {value}: must be between 1 and 65535, inclusive")
+                )
+    elif kind in ("ConfigMap", "Secret"):
+        data = obj.get("data")
+        if data is not None and not isinstance(data, dict):
+            raise bad_request(f"{kind}.data must be a map")
+        for key, value in (data or {}).items():
+            if not isinstance(value, str):
+                raise bad_request(
+                    f"json: cannot unmarshal {type(value).__name__} into Go struct field "
+                    f"{kind}.data of type string (key {key})"
+                )
+            if kind == "Secret":
+                try:
+                    base64.b64decode(value, validate=True)
+                except ValueError:
+                    raise bad_request(f"illegal base64 data in Secret.data[{key}]") from None
+        if old is not None and old.get("immutable") and (old.get("data") != obj.get("data")):
+            causes.append(("data", "Forbidden: field is immutable when `immutable` is set"))
+    elif kind == "HorizontalPodAutoscaler":
+        lo, hi = spec.get("minReplicas", 1), spec.get("maxReplicas")
+        if not _is_int(hi) or hi < 1:
+            causes.append(("spec.maxReplicas", f"Invalid value: {hi}: must be greater than or equal to 1"))
+        elif _is_int(lo) and lo > hi:
+            causes.append(("spec.maxReplicas", f"Invalid value: {hi}: must be greater than or equal to `minReplicas`"))
+        if _is_int(lo) and lo < 1:
+            causes.append(("spec.minReplicas", f"Invalid value: {lo}: must be greater than or equal to 1"))
+    elif kind == "Lease":
+        duration = spec.get("leaseDurationSeconds")
+        if duration is not None and (not _is_int(duration) or duration < 1):
+            causes.append(("spec.leaseDurationSeconds", f"Invalid value: {duration}: must be greater than 0"))
+    if causes:
+        raise invalid(res, name, causes)
+
+
+def _container_causes(path: str, containers: Any) -> list[tuple[str, str]]:
+    causes: list[tuple[str, str]] = []
+    if not isinstance(containers, list):
+        return [(path, "Invalid value: must be a list")]
+    seen: set[str] = set()
+    for i, container in enumerate(containers):
+        if not isinstance(container, dict):
+            causes.append((f"{path}[{i}]", "Invalid value: must be an object"))
+            continue
+        cname = container.get("name")
+        if not cname:
+            causes.append((f"{path}[{i}].name", "Required value"))
+        elif cname in seen:
+            causes.append((f"{path}[{i}].name", f'Duplicate value: "{cname}"'))
+        seen.add(cname or "")
+        if not container.get("image"):
+            causes.append((f"{path}[{i}].image", "Required value"))
+        for j, env in enumerate(container.get("env") or []):
+            if not isinstance(env, dict) or not env.get("name"):
+                causes.append((f"{path}[{i}].env[{j}].name", "Required value"))
+            elif "value" in env and env["value"] is not None and not isinstance(env["value"], str):
+                causes.append((f"{path}[{i}].env[{j}].value", "Invalid value: must be a string"))
+    return causes
+
+
+# ---------------------------------------------------------------------------------------------- operations
+class Api:
+    """Create/read/update/patch/delete with apiserver semantics."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ---- reads
+    def get(self, res: Resource, namespace: str, name: str) -> Obj:
+        """GET one object (rendered for ``res``'s version)."""
+        obj = self.store.get(res.storage_key, namespace if res.namespaced else "", name)
+        if obj is None:
+            raise not_found(res.group_resource, name, res.group, res.plural)
+        return to_version(res, obj)
+
+    def require_namespace(self, namespace: str) -> None:
+        """404 when a namespaced write targets a namespace that does not exist."""
+        if self.store.get("/namespaces", "", namespace) is None:
+            raise not_found("namespaces", namespace, "", "namespaces")
+
+    # ---- create
+    def create(self, res: Resource, namespace: str, body: Any, dry_run: bool = False) -> Obj:
+        """POST: default, validate and store a new object."""
+        if not isinstance(body, dict):
+            raise bad_request("the body of the request was in an unknown format")
+        obj = to_storage(res, copy.deepcopy(body))
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise bad_request("metadata must be an object")
+        body_kind = body.get("kind")
+        if body_kind and body_kind != res.kind:
+            raise bad_request(
+                f"the API version in the data ({body.get('apiVersion')}) does not match the expected "
+                f"API version ({res.group_version}) or kind {body_kind} != {res.kind}"
+            )
+        if res.namespaced:
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = namespace
+            if res.kind != "Event":
+                self.require_namespace(namespace)
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name") and meta.get("generateName"):
+            for _ in range(20):
+                candidate = meta["generateName"] + random_suffix()
+                if self.store.get(res.storage_key, meta.get("namespace", ""), candidate) is None:
+                    meta["name"] = candidate
+                    break
+        for field in ("resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "managedFields", "selfLink"):
+            meta.pop(field, None)
+        obj["apiVersion"] = "v1" if res.storage_key == "events" else by_storage(res.storage_key).group_version
+        obj["kind"] = res.kind
+        validate(res, obj)
+        apply_defaults(self.store, res, obj)
+        if isinstance(obj.get("spec"), dict) and res.kind not in ("Namespace",):
+            meta["generation"] = 1
+        if res.kind in ("Deployment", "StatefulSet", "ReplicaSet") and not isinstance(obj.get("status"), dict):
+            obj["status"] = {}
+        try:
+            created = self.store.create(res.storage_key, obj, dry_run=dry_run)
+        except ApiError as exc:
+            if exc.reason == "AlreadyExists":
+                raise ApiError(
+                    409,
+                    "AlreadyExists",
+                    f'{res.group_resource} "{meta["name"]}" already exists',
+                    {"name": meta["name"], "group": res.group, "kind": res.plural},
+                ) from None
+            raise
+        return to_version(res, created)
+
+    # ---- update
+    def _finish_update(self, res: Resource, old: Obj, new: Obj, subresource: str, dry_run: bool) -> Obj:
+        """Common tail of PUT and PATCH: preconditions, immutable fields, generation, no-op detection."""
+        name = old["metadata"]["name"]
+        if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
+            raise bad_request("the body of the request was in an unknown format")
+        new_meta = new["metadata"]
+        want_rv = new_meta.get("resourceVersion")
+        if want_rv not in (None, "") and str(want_rv) != old["metadata"]["resourceVersion"]:
+            raise conflict(res.group_resource, name, res.group, res.plural)
+        if new_meta.get("name") not in (None, name):
+            raise bad_request(
+                f"the name of the object ({new_meta.get('name')}) does not match the name on the URL ({name})"
+            )
+        if res.namespaced and new_meta.get("namespace") not in (None, "", old["metadata"].get("namespace")):
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        if subresource == "status":
+            merged = copy.deepcopy(old)
+            merged["status"] = new.get("status", {})
+            new = merged
+        else:
+            if res.has_status:
+                if "status" in old:
+                    new["status"] = copy.deepcopy(old["status"])
+                else:
+                    new.pop("status", None)
+            for field in ("uid", "creationTimestamp", "generation", "namespace", "name", "deletionTimestamp"):
+                if field in old["metadata"]:
+                    new_meta[field] = old["metadata"][field]
+                else:
+                    new_meta.pop(field, None)
+            new_meta.pop("managedFields", None)
+            new["apiVersion"] = old.get("apiVersion")
+            new["kind"] = old.get("kind")
+            if res.kind == "Service" and isinstance(new.get("spec"), dict) and not new["spec"].get("clusterIP"):
+                for field in ("clusterIP", "clusterIPs"):
+                    if field in old.get("spec", {}):
+                        new["spec"][field] = old["spec"][field]
+            validate(res, new, old)
+            apply_defaults(self.store, res, new)
+            if "generation" in old["metadata"] and new.get("spec") != old.get("spec"):
+                new_meta["generation"] = old["metadata"]["generation"] + 1
+        new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if new == old:
+            return to_version(res, old)
+        return to_version(res, self.store.replace(res.storage_key, new, dry_run=dry_run))
+
+    def update(
+        self, res: Resource, namespace: str, name: str, body: Any, subresource: str = "", dry_run: bool = False
+    ) -> Obj:
+        """PUT on an object or its status subresource."""
+        ns = namespace if res.namespaced else ""
+        with self.store.lock:
+            old = self.store.get(res.storage_key, ns, name)
+            if old is None:
+                raise not_found(res.group_resource, name, res.group, res.plural)
+            if not isinstance(body, dict):
+                raise bad_request("the body of the request was in an unknown format")
+            new = to_storage(res, copy.deepcopy(body))
+            new.setdefault("metadata", {})
+            if res.kind == "Namespace" and subresource == "finalize":
+                subresource = ""
+            return self._finish_update(res, old, new, subresource, dry_run)
+
+    def patch(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        content_type: str,
+        body: Any,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> Obj:
+        """PATCH (merge, strategic, json, apply) on an object or its status subresource."""
+        ns = namespace if res.namespaced else ""
+        with self.store.lock:
+            old = self.store.get(res.storage_key, ns, name)
+            if old is None:
+                if content_type == patches.APPLY_PATCH and not subresource:
+                    return self.create(res, namespace, body, dry_run=dry_run)
+                raise not_found(res.group_resource, name, res.group, res.plural)
+            current = to_version(res, copy.deepcopy(old))
+            if content_type == patches.APPLY_PATCH and isinstance(body, dict):
+                body = copy.deepcopy(body)
+                if isinstance(body.get("metadata"), dict):
+                    body["metadata"].pop("resourceVersion", None)
+            try:
+                patched = patches.apply_any(content_type, current, body)
+            except patches.PatchError as exc:
+                raise ApiError(
+                    422 if content_type == patches.JSON_PATCH else 400,
+                    "Invalid" if content_type == patches.JSON_PATCH else "BadRequest",
+                    str(exc),
+                ) from None
+            if not isinstance(patched, dict):
+                raise bad_request("the patched object is not an object")
+            new = to_storage(res, patched)
+            new.setdefault("metadata", {})
+            return self._finish_update(res, old, new, subresource, dry_run)
+
+    # ---- scale subresource
+    def get_scale(self, res: Resource, namespace: str, name: str) -> Obj:
+        """GET .../scale: an autoscaling/v1 Scale built from the workload."""
+        obj = self.store.get(res.storage_key, namespace, name)
+        if obj is None:
+            raise not_found(res.group_resource, name, res.group, res.plural)
+        return scale_of(obj)
+
+    def update_scale(
+        self, res: Resource, namespace: str, name: str, content_type: str | None, body: Any, dry_run: bool = False
+    ) -> Obj:
+        """PUT or PATCH .../scale: changes spec.replicas of the workload."""
+        with self.store.lock:
+            obj = self.store.get(res.storage_key, namespace, name)
+            if obj is None:
+                raise not_found(res.group_resource, name, res.group, res.plural)
+            scale = scale_of(obj)
+            if content_type is None:
+                new_scale = body
+            else:
+                try:
+                    new_scale = patches.apply_any(content_type, scale, body)
+                except patches.PatchError as exc:
+                    raise bad_request(str(exc)) from None
+            if not isinstance(new_scale, dict):
+                raise bad_request("the body of the request was in an unknown format")
+            want_rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+            if want_rv not in (None, "") and str(want_rv) != obj["metadata"]["resourceVersion"]:
+                raise conflict(res.group_resource, name, res.group, res.plural)
+            replicas = (new_scale.get("spec") or {}).get("replicas", 0)
+            scale_res = lookup("autoscaling", "v1", "horizontalpodautoscalers")
+            assert scale_res is not None
+            if not _is_int(replicas):
+                raise bad_request("json: cannot unmarshal into Go struct field ScaleSpec.spec.replicas of type int32")
+            if replicas < 0:
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
+                    f"{replicas}: must be greater than or equal to 0",
+                    {
+                        "name": name,
+                        "group": "autoscaling",
+                        "kind": "Scale",
+                        "causes": [
+                            {
+                                "reason": "FieldValueInvalid",
+                                "field": "spec.replicas",
+                                "message": f"Invalid value: {replicas}: must be greater than or equal to 0",
+                            }
+                        ],
+                    },
+                )
+            if obj["spec"].get("replicas") == replicas:
+                return scale
+            obj["spec"]["replicas"] = replicas
+            obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
+            stored = self.store.replace(res.storage_key, obj, dry_run=dry_run)
+            return scale_of(stored)
+
+    # ---- delete
+    def delete(
+        self, res: Resource, namespace: str, name: str, options: Obj | None = None, dry_run: bool = False
+    ) -> Obj:
+        """DELETE one object; cascades to dependents unless propagationPolicy is Orphan."""
+        ns = namespace if res.namespaced else ""
+        options = options or {}
+        with self.store.lock:
+            obj = self.store.get(res.storage_key, ns, name)
+            if obj is None:
+                raise not_found(res.group_resource, name, res.group, res.plural)
+            pre = options.get("preconditions") or {}
+            if pre.get("uid") and pre["uid"] != obj["metadata"]["uid"]:
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f"Precondition failed: UID in precondition: {pre['uid']}, UID in "
+                    f"object meta: {obj['metadata']['uid']}",
+                    {"name": name},
+                )
+            if pre.get("resourceVersion") and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]:
+                raise conflict(res.group_resource, name, res.group, res.plural)
+            policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "Background")
+            if not dry_run:
+                if res.kind == "Namespace":
+                    for storage in list(self.store.objects):
+                        for obj_ns, obj_name in list(self.store.objects[storage]):
+                            if obj_ns == name:
+                                self.store.delete(storage, obj_ns, obj_name)
+                else:
+                    self._cascade(obj["metadata"]["uid"], ns, policy)
+            gone = self.store.delete(res.storage_key, ns, name, dry_run=dry_run)
+            assert gone is not None
+            if res.plural in RETURN_DELETED:
+                return to_version(res, gone)
+            return {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {"name": name, "group": res.group, "kind": res.plural, "uid": obj["metadata"]["uid"]},
+            }
+
+    def _cascade(self, uid: str, namespace: str, policy: str) -> None:
+        for storage, objs in list(self.store.objects.items()):
+            for (obj_ns, obj_name), dep in list(objs.items()):
+                refs = dep["metadata"].get("ownerReferences") or []
+                if obj_ns != namespace or not any(r.get("uid") == uid for r in refs):
+                    continue
+                if policy == "Orphan":
+                    orphan = copy.deepcopy(dep)
+                    orphan["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != uid]
+                    self.store.replace(storage, orphan)
+                else:
+                    self._cascade(dep["metadata"]["uid"], obj_ns, policy)
+                    self.store.delete(storage, obj_ns, obj_name)
+
+
+def scale_of(obj: Obj) -> Obj:
+    """The autoscaling/v1 Scale view of a Deployment/ReplicaSet/StatefulSet."""
+    meta = obj["metadata"]
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta.get("namespace"),
+            "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"],
+            "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
+        "status": {
+            "replicas": obj.get("status", {}).get("replicas", 0),
+            "selector": selector_string(obj.get("spec", {}).get("selector")),
+        },
+    }
+
+
+def secret_value(obj: Obj, key: str) -> str:
+    """Decode one key of a Secret (helper for tests and hooks)."""
+    return base64.b64decode(obj.get("data", {}).get(key, "")).decode()
+
+
+def timestamp() -> str:
+    """Re-exported for callers that build objects."""
+    return now_rfc3339()
+
+
+__all__ = ["Api", "ApiError", "random_suffix", "scale_of"]

@@ -1,0 +1,946 @@
+"""The controller: what kube-controller-manager, the scheduler and the kubelet do, in one loop.
+
+* Deployment -> ReplicaSet (``pod-template-hash``, revision annotation) -> Pods; a template change
+  creates a new ReplicaSet and retires the old one once the new pods are ready.
+* ReplicaSet and StatefulSet replica counts (pods ``<rs>-<5 random>`` and ``<sts>-<ordinal>``).
+* Pod "kubelet": node, IP and a status rendered from the ``kubesim.voicehive.io/condition``
+  annotation (Running, NotReady, CrashLoopBackOff, OOMKilled with a rising restartCount).
+* Workload status (Deployment conditions Available/Progressing, so ``kubectl rollout status`` ends).
+* Endpoints and EndpointSlices from Services' selectors and the ready pods (except Services
+  annotated ``kubesim.voicehive.io/manual-endpoints: "true"``).
+* Events for what it does, a ``default`` ServiceAccount per namespace, and the configured hooks.
+
+Every write goes through the store (so watchers see it) and only happens when something changed,
+so the loop reaches a fixed point.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kubesim.api import random_suffix
+from kubesim.selectors import labels_match, parse_label_selector, selector_from_match_labels
+from kubesim.store import Obj, Store, now_rfc3339, parse_time
+
+LOG = logging.getLogger("kubesim.controller")
+ANN = "kubesim.voicehive.io/"
+CONDITION = ANN + "condition"
+NEW_POD_CONDITION = ANN + "new-pod-condition"
+MANUAL_ENDPOINTS = ANN + "manual-endpoints"
+REVISION = "deployment.kubernetes.io/revision"
+NODE_NAME = "kubesim-node-1"
+CRASH_PERIOD = 10.0  # seconds between restarts of a crash-looping container
+MAX_EVENTS_PER_NAMESPACE = 400
+CONDITIONS = ("Running", "NotReady", "CrashLoopBackOff", "OOMKilled")
+_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def template_hash(template: Obj) -> str:
+    """A stable pod-template-hash (10 characters of the apiserver's safe alphabet)."""
+    digest = int(hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16], 16)
+    out = []
+    for _ in range(10):
+        digest, idx = divmod(digest, len(_ALPHABET))
+        out.append(_ALPHABET[idx])
+    return "".join(out)
+
+
+def owner_ref(obj: Obj) -> Obj:
+    """A controller ownerReference to ``obj``."""
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def owned_by(obj: Obj, uid: str) -> bool:
+    """True when ``obj`` has an ownerReference to ``uid``."""
+    return any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or [])
+
+
+def pod_ready(pod: Obj) -> bool:
+    """True when the pod's Ready condition is True."""
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in pod.get("status", {}).get("conditions") or []
+    )
+
+
+def pod_condition(pod: Obj) -> str:
+    """The emulated condition of a pod (annotation, default Running)."""
+    value = (pod["metadata"].get("annotations") or {}).get(CONDITION, "Running")
+    return value if value in CONDITIONS else "Running"
+
+
+def qos_class(pod: Obj) -> str:
+    """Guaranteed / Burstable / BestEffort from the containers' resources."""
+    containers = pod.get("spec", {}).get("containers") or []
+    requests = [c.get("resources", {}).get("requests") for c in containers]
+    limits = [c.get("resources", {}).get("limits") for c in containers]
+    if not any(requests) and not any(limits):
+        return "BestEffort"
+    if all(
+        lim and (req is None or req == lim) and {"cpu", "memory"} <= set(lim)
+        for req, lim in zip(requests, limits, strict=True)
+    ):
+        return "Guaranteed"
+    return "Burstable"
+
+
+def _cid(pod: Obj, name: str, restart: int) -> str:
+    seed = f"{pod['metadata'].get('uid')}/{name}/{restart}"
+    return "containerd://" + hashlib.sha256(seed.encode()).hexdigest()
+
+
+def render_pod_status(pod: Obj, now: float, node_ip: str = "127.0.0.1") -> Obj:
+    """The status a kubelet would report for ``pod`` at time ``now`` (epoch seconds)."""
+    old = pod.get("status") or {}
+    cond = pod_condition(pod)
+    ts = now_rfc3339_at(now)
+    start = old.get("startTime") or ts
+    previous = {cs.get("name"): cs for cs in old.get("containerStatuses") or []}
+    statuses = []
+    for container in pod.get("spec", {}).get("containers") or []:
+        name = container.get("name", "")
+        prev = previous.get(name) or {}
+        restarts = int(prev.get("restartCount", 0))
+        last_state = prev.get("lastState") or {}
+        running_since = ((prev.get("state") or {}).get("running") or {}).get("startedAt") or start
+        ready = cond == "Running"
+        state: Obj = {"running": {"startedAt": running_since}}
+        if cond in ("CrashLoopBackOff", "OOMKilled"):
+            finished = parse_time((last_state.get("terminated") or {}).get("finishedAt"))
+            if finished is None or now - finished.timestamp() >= CRASH_PERIOD:
+                restarts += 1
+                oom = cond == "OOMKilled"
+                last_state = {
+                    "terminated": {
+                        "exitCode": 137 if oom else 1,
+                        "reason": "OOMKilled" if oom else "Error",
+                        "startedAt": running_since if finished is None else now_rfc3339_at(finished.timestamp() + 1),
+                        "finishedAt": ts,
+                        "containerID": _cid(pod, name, restarts - 1),
+                    }
+                }
+            if cond == "OOMKilled":
+                term = dict(last_state["terminated"])
+                state = {"terminated": term}
+            else:
+                state = {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off 10s restarting failed container={name} "
+                        f"pod={pod['metadata']['name']}_{pod['metadata'].get('namespace')}"
+                        f"({pod['metadata'].get('uid')})",
+                    }
+                }
+        elif cond == "Running" and prev and not prev.get("ready") and (prev.get("state") or {}).get("running"):
+            state = {"running": {"startedAt": running_since}}
+        statuses.append(
+            {
+                "name": name,
+                "image": container.get("image", ""),
+                "imageID": "docker.io/"
+                + str(container.get("image", "")).split(":")[0]
+                + "@sha256:"
+                + hashlib.sha256(str(container.get("image", "")).encode()).hexdigest(),
+                "containerID": _cid(pod, name, restarts),
+                "ready": ready,
+                "started": "running" in state,
+                "restartCount": restarts,
+                "state": state,
+                "lastState": last_state,
+            }
+        )
+    all_ready = bool(statuses) and all(s["ready"] for s in statuses)
+    old_conds = {c.get("type"): c for c in old.get("conditions") or []}
+
+    def condition(ctype: str, ok: bool, reason: str | None = None) -> Obj:
+        status = "True" if ok else "False"
+        prev = old_conds.get(ctype)
+        since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else ts
+        out: Obj = {"type": ctype, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
+        if not ok and reason:
+            out["reason"] = reason
+            out["message"] = (
+                "containers with unready status: [" + ",".join(s["name"] for s in statuses if not s["ready"]) + "]"
+            )
+        return out
+
+    new = {
+        "phase": "Running",
+        "conditions": [
+            condition("PodReadyToStartContainers", True),
+            condition("Initialized", True),
+            condition("Ready", all_ready, "ContainersNotReady"),
+            condition("ContainersReady", all_ready, "ContainersNotReady"),
+            condition("PodScheduled", True),
+        ],
+        "hostIP": node_ip,
+        "hostIPs": [{"ip": node_ip}],
+        "podIP": old.get("podIP"),
+        "podIPs": old.get("podIPs"),
+        "startTime": start,
+        "containerStatuses": statuses,
+        "qosClass": qos_class(pod),
+    }
+    return new
+
+
+def now_rfc3339_at(epoch: float) -> str:
+    """RFC 3339 (seconds) for an epoch time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+@dataclass
+class Hook:
+    """A configured hook: run ``exec`` when a matching pod starts or is deleted."""
+
+    namespace: str
+    selector: str
+    event: str
+    exec: list[str]
+
+
+class Controller:
+    """Background reconciler; call :meth:`start` once, :meth:`settle` after loading objects."""
+
+    def __init__(self, store: Store, hooks: list[dict[str, Any]] | None = None) -> None:
+        self.store = store
+        self.hooks = [
+            Hook(h.get("namespace", ""), h.get("selector", ""), h["event"], list(h["exec"])) for h in hooks or []
+        ]
+        self.hooks_enabled = False
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pending_hooks: list[tuple[Hook, str, str]] = []
+        self.hook_procs: list[subprocess.Popen[bytes]] = []
+        store.listeners.append(self._on_change)
+
+    # ------------------------------------------------------------------------------------------ plumbing
+    def _on_change(self, storage: str, etype: str, obj: Obj) -> None:
+        self.wake.set()
+        if storage == "/pods" and etype == "DELETED" and self.hooks_enabled:
+            self._queue_hooks("pod-deleted", obj)
+
+    def _queue_hooks(self, event: str, pod: Obj) -> None:
+        meta = pod["metadata"]
+        for hook in self.hooks:
+            if hook.event != event or (hook.namespace and hook.namespace != meta.get("namespace")):
+                continue
+            if labels_match(parse_label_selector(hook.selector), meta.get("labels")):
+                self._pending_hooks.append((hook, meta["name"], meta.get("namespace", "")))
+
+    def _run_hooks(self) -> None:
+        pending, self._pending_hooks = self._pending_hooks, []
+        for hook, pod, namespace in pending:
+            env = dict(os.environ, KUBESIM_POD=pod, KUBESIM_NAMESPACE=namespace, KUBESIM_EVENT=hook.event)
+            LOG.info("hook %s for %s/%s: %s", hook.event, namespace, pod, " ".join(hook.exec))
+            try:
+                proc = subprocess.Popen(hook.exec, env=env, stdin=subprocess.DEVNULL)
+            except OSError as exc:
+                LOG.error("hook %s failed to start: %s", hook.exec, exc)
+                continue
+            self.hook_procs.append(proc)
+        self.hook_procs = [p for p in self.hook_procs if p.poll() is None]
+
+    def start(self) -> None:
+        """Start the reconcile thread."""
+        self._thread = threading.Thread(target=self._loop, name="kubesim-controller", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the reconcile thread."""
+        self._stop.set()
+        self.wake.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.wake.wait(1.0)
+            self.wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.reconcile()
+            except Exception:
+                LOG.exception("reconcile failed")
+            time.sleep(0.02)  # coalesce bursts of writes
+
+    def settle(self, rounds: int = 20) -> None:
+        """Reconcile until nothing changes (used after seeding, with hooks suppressed)."""
+        for _ in range(rounds):
+            before = self.store.rv
+            self.reconcile()
+            if self.store.rv == before:
+                break
+        self._pending_hooks.clear()
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def _write(self, storage: str, old: Obj, new: Obj) -> Obj:
+        if old == new:
+            return old
+        return self.store.replace(storage, new)
+
+    def event(
+        self, obj: Obj, reason: str, message: str, etype: str = "Normal", component: str = "kubesim-controller"
+    ) -> None:
+        """Record a core/v1 Event about ``obj``."""
+        meta = obj["metadata"]
+        ns = meta.get("namespace") or "default"
+        ts = now_rfc3339()
+        name = f"{meta['name']}.{time.time_ns():x}"
+        while self.store.peek("events", ns, name) is not None:
+            name = f"{meta['name']}.{time.time_ns() + 1:x}"
+        ev = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion"),
+                "kind": obj.get("kind"),
+                "name": meta["name"],
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message,
+            "type": etype,
+            "count": 1,
+            "source": {"component": component, "host": NODE_NAME if component == "kubelet" else None},
+            "firstTimestamp": ts,
+            "lastTimestamp": ts,
+            "eventTime": None,
+            "reportingComponent": component,
+            "reportingInstance": NODE_NAME if component == "kubelet" else "",
+        }
+        if ev["source"]["host"] is None:
+            del ev["source"]["host"]
+        self.store.create("events", ev)
+        events = [e for (ens, _), e in self.store.objects["events"].items() if ens == ns]
+        if len(events) > MAX_EVENTS_PER_NAMESPACE:
+            events.sort(key=lambda e: int(e["metadata"]["resourceVersion"]))
+            for old in events[: len(events) - MAX_EVENTS_PER_NAMESPACE]:
+                self.store.delete("events", ns, old["metadata"]["name"])
+
+    def _workload_annotation(self, pod_owner: Obj | None, key: str) -> str | None:
+        """Annotation ``key`` on the Deployment/StatefulSet that (indirectly) owns new pods."""
+        if pod_owner is None:
+            return None
+        annotations = pod_owner["metadata"].get("annotations") or {}
+        if key in annotations:
+            return annotations[key]
+        for ref in pod_owner["metadata"].get("ownerReferences") or []:
+            if ref.get("kind") == "Deployment":
+                dep = self.store.peek("apps/deployments", pod_owner["metadata"]["namespace"], ref["name"])
+                if dep is not None:
+                    return (dep["metadata"].get("annotations") or {}).get(key)
+        return None
+
+    def _new_pod(self, owner: Obj, name: str, extra_labels: dict[str, str]) -> None:
+        template = copy.deepcopy(owner["spec"].get("template") or {})
+        tmeta = template.get("metadata") or {}
+        labels = dict(tmeta.get("labels") or {}, **extra_labels)
+        annotations = dict(tmeta.get("annotations") or {})
+        condition = self._workload_annotation(owner, NEW_POD_CONDITION)
+        if condition:
+            annotations[CONDITION] = condition
+        meta: Obj = {
+            "name": name,
+            "namespace": owner["metadata"]["namespace"],
+            "labels": labels,
+            "ownerReferences": [owner_ref(owner)],
+            "generateName": name.rsplit("-", 1)[0] + "-",
+        }
+        if owner["kind"] == "StatefulSet":
+            meta.pop("generateName")
+        if annotations:
+            meta["annotations"] = annotations
+        spec = template.get("spec") or {}
+        spec.setdefault("serviceAccountName", "default")
+        spec.setdefault("enableServiceLinks", True)
+        spec.setdefault("priority", 0)
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": meta,
+            "spec": spec,
+            "status": {"phase": "Pending", "qosClass": "BestEffort"},
+        }
+        pod["metadata"]["generation"] = 1
+        created = self.store.create("/pods", pod)
+        kind = owner["kind"]
+        self.event(
+            owner,
+            "SuccessfulCreate",
+            f"create Pod {name} in StatefulSet {owner['metadata']['name']} successful"
+            if kind == "StatefulSet"
+            else f"Created pod: {name}",
+            component="statefulset-controller" if kind == "StatefulSet" else "replicaset-controller",
+        )
+        del created
+
+    def _delete_pod(self, owner: Obj, pod: Obj) -> None:
+        name = pod["metadata"]["name"]
+        self.event(
+            pod,
+            "Killing",
+            f"Stopping container {', '.join(c['name'] for c in pod['spec']['containers'])}",
+            component="kubelet",
+        )
+        self.store.delete("/pods", pod["metadata"]["namespace"], name)
+        if owner["kind"] == "StatefulSet":
+            self.event(
+                owner,
+                "SuccessfulDelete",
+                f"delete Pod {name} in StatefulSet {owner['metadata']['name']} successful",
+                component="statefulset-controller",
+            )
+        else:
+            self.event(owner, "SuccessfulDelete", f"Deleted pod: {name}", component="replicaset-controller")
+
+    # ------------------------------------------------------------------------------------------ reconcile
+    def reconcile(self) -> None:
+        """One pass over everything."""
+        with self.store.lock:
+            self._namespaces()
+            self._deployments()
+            self._replicasets()
+            self._statefulsets()
+            self._kubelet()
+            self._replicaset_status()
+            self._deployment_status()
+            self._statefulset_status()
+            self._endpoints()
+            self._garbage()
+        if self.hooks_enabled:
+            self._run_hooks()
+        else:
+            self._pending_hooks.clear()
+
+    def _namespaces(self) -> None:
+        for (_, ns), _obj in list(self.store.objects["/namespaces"].items()):
+            if self.store.peek("/serviceaccounts", ns, "default") is None:
+                self.store.create(
+                    "/serviceaccounts",
+                    {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}},
+                )
+
+    def _deployments(self) -> None:
+        for (ns, _), dep in list(self.store.objects["apps/deployments"].items()):
+            if dep["metadata"].get("deletionTimestamp"):
+                continue
+            spec = dep["spec"]
+            desired = int(spec.get("replicas", 1))
+            uid = dep["metadata"]["uid"]
+            rs_all = [
+                rs for (rns, _), rs in self.store.objects["apps/replicasets"].items() if rns == ns and owned_by(rs, uid)
+            ]
+            phash = template_hash(spec["template"])
+            new_rs = next(
+                (rs for rs in rs_all if (rs["metadata"].get("labels") or {}).get("pod-template-hash") == phash), None
+            )
+            max_rev = max(
+                (int((rs["metadata"].get("annotations") or {}).get(REVISION, "0")) for rs in rs_all), default=0
+            )
+            if spec.get("paused"):
+                continue
+            if new_rs is None:
+                template = copy.deepcopy(spec["template"])
+                template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = phash
+                selector = copy.deepcopy(spec["selector"])
+                selector.setdefault("matchLabels", {})["pod-template-hash"] = phash
+                name = f"{dep['metadata']['name']}-{phash}"
+                rs = {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "metadata": {
+                        "name": name,
+                        "namespace": ns,
+                        "labels": dict(template["metadata"]["labels"]),
+                        "annotations": {
+                            REVISION: str(max_rev + 1),
+                            "deployment.kubernetes.io/desired-replicas": str(desired),
+                            "deployment.kubernetes.io/max-replicas": str(desired + 1),
+                        },
+                        "ownerReferences": [owner_ref(dep)],
+                        "generation": 1,
+                    },
+                    "spec": {
+                        "replicas": 0,
+                        "minReadySeconds": spec.get("minReadySeconds", 0),
+                        "selector": selector,
+                        "template": template,
+                    },
+                    "status": {"replicas": 0},
+                }
+                new_rs = self.store.create("apps/replicasets", rs)
+                rs_all.append(new_rs)
+                max_rev += 1
+            else:
+                rev = int((new_rs["metadata"].get("annotations") or {}).get(REVISION, "0"))
+                if rev < max_rev:
+                    updated = copy.deepcopy(new_rs)
+                    updated["metadata"].setdefault("annotations", {})[REVISION] = str(max_rev + 1)
+                    new_rs = self._write("apps/replicasets", new_rs, updated)
+                    max_rev += 1
+            new_name = new_rs["metadata"]["name"]
+            new_ready = self._ready_count(new_rs)
+            recreate = (spec.get("strategy") or {}).get("type") == "Recreate"
+            for rs in rs_all:
+                if rs["metadata"]["name"] == new_name:
+                    want = desired
+                    if recreate and any(self._pod_count(o) for o in rs_all if o is not rs):
+                        want = 0
+                else:
+                    current = int(rs["spec"].get("replicas", 0))
+                    want = 0 if (recreate or new_ready >= desired) else min(current, desired)
+                if int(rs["spec"].get("replicas", 0)) != want:
+                    old = int(rs["spec"].get("replicas", 0))
+                    updated = copy.deepcopy(rs)
+                    updated["spec"]["replicas"] = want
+                    updated["metadata"]["generation"] = rs["metadata"].get("generation", 1) + 1
+                    ann = updated["metadata"].setdefault("annotations", {})
+                    ann["deployment.kubernetes.io/desired-replicas"] = str(desired)
+                    self.store.replace("apps/replicasets", updated)
+                    verb = "up" if want > old else "down"
+                    self.event(
+                        dep,
+                        "ScalingReplicaSet",
+                        f"Scaled {verb} replica set {rs['metadata']['name']} from {old} to {want}",
+                        component="deployment-controller",
+                    )
+            ann = dep["metadata"].get("annotations") or {}
+            if ann.get(REVISION) != str(max_rev):
+                updated = copy.deepcopy(dep)
+                updated["metadata"].setdefault("annotations", {})[REVISION] = str(max_rev)
+                self.store.replace("apps/deployments", updated)
+            self._prune_history(dep, rs_all, new_name)
+
+    def _prune_history(self, dep: Obj, rs_all: list[Obj], new_name: str) -> None:
+        limit = int(dep["spec"].get("revisionHistoryLimit", 10))
+        old = [
+            rs
+            for rs in rs_all
+            if rs["metadata"]["name"] != new_name
+            and int(rs["spec"].get("replicas", 0)) == 0
+            and self._pod_count(rs) == 0
+        ]
+        old.sort(key=lambda rs: int((rs["metadata"].get("annotations") or {}).get(REVISION, "0")))
+        for rs in old[: max(0, len(old) - limit)]:
+            self.store.delete("apps/replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"])
+
+    def _owned_pods(self, owner: Obj) -> list[Obj]:
+        ns, uid = owner["metadata"]["namespace"], owner["metadata"]["uid"]
+        return [p for (pns, _), p in self.store.objects["/pods"].items() if pns == ns and owned_by(p, uid)]
+
+    def _pod_count(self, owner: Obj) -> int:
+        return len(self._owned_pods(owner))
+
+    def _ready_count(self, owner: Obj) -> int:
+        return sum(1 for p in self._owned_pods(owner) if pod_ready(p))
+
+    def _replicasets(self) -> None:
+        for (_ns, _), rs in list(self.store.objects["apps/replicasets"].items()):
+            pods = self._owned_pods(rs)
+            want = int(rs["spec"].get("replicas", 0))
+            labels = {"pod-template-hash": (rs["metadata"].get("labels") or {}).get("pod-template-hash", "")}
+            labels = {k: v for k, v in labels.items() if v}
+            for _ in range(want - len(pods)):
+                name = f"{rs['metadata']['name']}-{random_suffix()}"
+                while self.store.peek("/pods", rs["metadata"]["namespace"], name) is not None:
+                    name = f"{rs['metadata']['name']}-{random_suffix()}"
+                self._new_pod(rs, name, labels)
+            if len(pods) > want:
+                pods.sort(key=lambda p: (pod_ready(p), p["metadata"]["creationTimestamp"]))
+                for pod in pods[: len(pods) - want]:
+                    self._delete_pod(rs, pod)
+
+    def _statefulsets(self) -> None:
+        for (_ns, _), sts in list(self.store.objects["apps/statefulsets"].items()):
+            name = sts["metadata"]["name"]
+            want = int(sts["spec"].get("replicas", 1))
+            revision = f"{name}-{template_hash(sts['spec']['template'])}"
+            pods = {p["metadata"]["name"]: p for p in self._owned_pods(sts)}
+            for ordinal in range(want):
+                pod_name = f"{name}-{ordinal}"
+                if pod_name not in pods and self.store.peek("/pods", sts["metadata"]["namespace"], pod_name) is None:
+                    self._new_pod(
+                        sts,
+                        pod_name,
+                        {
+                            "controller-revision-hash": revision,
+                            "statefulset.kubernetes.io/pod-name": pod_name,
+                            "apps.kubernetes.io/pod-index": str(ordinal),
+                        },
+                    )
+            for pod_name, pod in sorted(pods.items(), reverse=True):
+                ordinal = pod_name.rsplit("-", 1)[-1]
+                if not ordinal.isdigit() or int(ordinal) >= want:
+                    self._delete_pod(sts, pod)
+            current = [p for n, p in pods.items() if int(n.rsplit("-", 1)[-1]) < want]
+            stale = [
+                p for p in current if (p["metadata"].get("labels") or {}).get("controller-revision-hash") != revision
+            ]
+            if stale and all(pod_ready(p) for p in current):
+                stale.sort(key=lambda p: int(p["metadata"]["name"].rsplit("-", 1)[-1]), reverse=True)
+                self._delete_pod(sts, stale[0])
+
+    def _kubelet(self) -> None:
+        now = time.time()
+        node = self.store.peek("/nodes", "", NODE_NAME)
+        node_ip = "127.0.0.1"
+        if node:
+            for addr in node.get("status", {}).get("addresses") or []:
+                if addr.get("type") == "InternalIP":
+                    node_ip = addr.get("address", node_ip)
+        for (_ns, _), pod in list(self.store.objects["/pods"].items()):
+            if pod["metadata"].get("deletionTimestamp"):
+                continue
+            new = copy.deepcopy(pod)
+            spec = new.setdefault("spec", {})
+            first_start = not pod.get("status", {}).get("startTime")
+            if not spec.get("nodeName"):
+                spec["nodeName"] = NODE_NAME
+                self.event(
+                    pod,
+                    "Scheduled",
+                    f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} to {NODE_NAME}",
+                    component="default-scheduler",
+                )
+            status = new.setdefault("status", {})
+            if not status.get("podIP"):
+                n = self.store.next_counter("pod-ip")
+                status["podIP"] = f"10.244.{(n // 250) % 250}.{n % 250 + 2}"
+                status["podIPs"] = [{"ip": status["podIP"]}]
+            new["status"] = render_pod_status(new, now, node_ip)
+            was_ready = pod_ready(pod)
+            if new != pod:
+                self.store.replace("/pods", new)
+            if first_start:
+                for container in spec.get("containers") or []:
+                    cname, image = container.get("name"), container.get("image")
+                    self.event(
+                        new, "Pulled", f'Container image "{image}" already present on machine', component="kubelet"
+                    )
+                    self.event(new, "Created", f"Created container: {cname}", component="kubelet")
+                    self.event(new, "Started", f"Started container {cname}", component="kubelet")
+                self._queue_hooks("pod-started", new)
+            restarts_before = sum(
+                cs.get("restartCount", 0) for cs in pod.get("status", {}).get("containerStatuses") or []
+            )
+            restarts_after = sum(cs.get("restartCount", 0) for cs in new["status"]["containerStatuses"])
+            if restarts_after > restarts_before:
+                cond = pod_condition(new)
+                for cs in new["status"]["containerStatuses"]:
+                    if cond == "OOMKilled":
+                        self.event(
+                            new,
+                            "OOMKilling",
+                            f"Memory cgroup out of memory: Killed process (container {cs['name']})",
+                            "Warning",
+                            component="kubelet",
+                        )
+                    self.event(
+                        new,
+                        "BackOff",
+                        f"Back-off restarting failed container {cs['name']} in pod {new['metadata']['name']}",
+                        "Warning",
+                        component="kubelet",
+                    )
+            if was_ready and not pod_ready(new) and pod_condition(new) == "NotReady":
+                self.event(
+                    new,
+                    "Unhealthy",
+                    "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                    "Warning",
+                    component="kubelet",
+                )
+
+    def _replicaset_status(self) -> None:
+        for (_ns, _), rs in list(self.store.objects["apps/replicasets"].items()):
+            pods = self._owned_pods(rs)
+            ready = sum(1 for p in pods if pod_ready(p))
+            status = {
+                "replicas": len(pods),
+                "fullyLabeledReplicas": len(pods),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "observedGeneration": rs["metadata"].get("generation", 1),
+            }
+            status = {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration")}
+            if rs.get("status") != status:
+                new = copy.deepcopy(rs)
+                new["status"] = status
+                self.store.replace("apps/replicasets", new)
+
+    def _deployment_status(self) -> None:
+        now = now_rfc3339()
+        for (ns, _), dep in list(self.store.objects["apps/deployments"].items()):
+            uid = dep["metadata"]["uid"]
+            rs_all = [
+                rs for (rns, _), rs in self.store.objects["apps/replicasets"].items() if rns == ns and owned_by(rs, uid)
+            ]
+            phash = template_hash(dep["spec"]["template"])
+            new_rs = next(
+                (rs for rs in rs_all if (rs["metadata"].get("labels") or {}).get("pod-template-hash") == phash), None
+            )
+            desired = int(dep["spec"].get("replicas", 1))
+            total = sum(self._pod_count(rs) for rs in rs_all)
+            updated = self._pod_count(new_rs) if new_rs else 0
+            ready = sum(self._ready_count(rs) for rs in rs_all)
+            spec_total = sum(int(rs["spec"].get("replicas", 0)) for rs in rs_all)
+            unavailable = max(spec_total - ready, 0)
+            max_unavailable = _percent(
+                ((dep["spec"].get("strategy") or {}).get("rollingUpdate") or {}).get("maxUnavailable", "25%"), desired
+            )
+            complete = updated == desired and total == desired and ready >= desired
+            old = {c.get("type"): c for c in (dep.get("status") or {}).get("conditions") or []}
+
+            def cond(ctype: str, ok: bool, reason: str, message: str, old: dict[str, Obj] = old) -> Obj:
+                status = "True" if ok else "False"
+                prev = old.get(ctype) or {}
+                same = prev.get("status") == status
+                changed_reason = prev.get("reason") != reason
+                return {
+                    "type": ctype,
+                    "status": status,
+                    "lastUpdateTime": prev.get("lastUpdateTime") if same and not changed_reason else now,
+                    "lastTransitionTime": prev.get("lastTransitionTime") if same and prev else now,
+                    "reason": reason,
+                    "message": message,
+                }
+
+            available_ok = ready >= desired - max_unavailable
+            available = cond(
+                "Available",
+                available_ok,
+                "MinimumReplicasAvailable" if available_ok else "MinimumReplicasUnavailable",
+                "Deployment has minimum availability."
+                if available_ok
+                else "Deployment does not have minimum availability.",
+            )
+            rs_name = new_rs["metadata"]["name"] if new_rs else dep["metadata"]["name"]
+            if complete:
+                progressing = cond(
+                    "Progressing",
+                    True,
+                    "NewReplicaSetAvailable",
+                    f'ReplicaSet "{rs_name}" has successfully progressed.',
+                )
+            else:
+                progressing = cond("Progressing", True, "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.')
+                prev = old.get("Progressing") or {}
+                started = parse_time(progressing["lastUpdateTime"])
+                deadline = int(dep["spec"].get("progressDeadlineSeconds", 600))
+                if prev.get("reason") == "ProgressDeadlineExceeded" or (
+                    started and time.time() - started.timestamp() > deadline
+                ):
+                    progressing = cond(
+                        "Progressing",
+                        False,
+                        "ProgressDeadlineExceeded",
+                        f'ReplicaSet "{rs_name}" has timed out progressing.',
+                    )
+            status: Obj = {
+                "observedGeneration": dep["metadata"].get("generation", 1),
+                "replicas": total,
+                "updatedReplicas": updated,
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "unavailableReplicas": unavailable,
+                "conditions": [available, progressing],
+            }
+            status = {k: v for k, v in status.items() if v or k in ("observedGeneration", "conditions")}
+            if dep.get("status") != status:
+                new = copy.deepcopy(dep)
+                new["status"] = status
+                self.store.replace("apps/deployments", new)
+
+    def _statefulset_status(self) -> None:
+        for (_ns, _), sts in list(self.store.objects["apps/statefulsets"].items()):
+            revision = f"{sts['metadata']['name']}-{template_hash(sts['spec']['template'])}"
+            pods = self._owned_pods(sts)
+            ready = sum(1 for p in pods if pod_ready(p))
+            updated = sum(
+                1 for p in pods if (p["metadata"].get("labels") or {}).get("controller-revision-hash") == revision
+            )
+            old = sts.get("status") or {}
+            current_rev = old.get("currentRevision") or revision
+            if updated == len(pods) == int(sts["spec"].get("replicas", 1)):
+                current_rev = revision
+            status = {
+                "observedGeneration": sts["metadata"].get("generation", 1),
+                "replicas": len(pods),
+                "readyReplicas": ready,
+                "currentReplicas": len(pods) - updated if current_rev != revision else len(pods),
+                "updatedReplicas": updated,
+                "availableReplicas": ready,
+                "currentRevision": current_rev,
+                "updateRevision": revision,
+                "collisionCount": 0,
+            }
+            if old != status:
+                new = copy.deepcopy(sts)
+                new["status"] = status
+                self.store.replace("apps/statefulsets", new)
+
+    def _endpoints(self) -> None:
+        for (ns, name), svc in list(self.store.objects["/services"].items()):
+            spec = svc.get("spec") or {}
+            manual = (svc["metadata"].get("annotations") or {}).get(MANUAL_ENDPOINTS) == "true"
+            selector = spec.get("selector")
+            if selector and not manual:
+                self._sync_endpoints(ns, name, svc, selector)
+            ep = self.store.peek("/endpoints", ns, name)
+            self._sync_slice(ns, name, svc, ep)
+
+    def _sync_endpoints(self, ns: str, name: str, svc: Obj, selector: dict[str, str]) -> None:
+        reqs = selector_from_match_labels({"matchLabels": selector})
+        ready, not_ready = [], []
+        first_pod = None
+        for (pns, _), pod in sorted(self.store.objects["/pods"].items()):
+            if pns != ns or not labels_match(reqs, pod["metadata"].get("labels")):
+                continue
+            ip = pod.get("status", {}).get("podIP")
+            if not ip or pod["metadata"].get("deletionTimestamp"):
+                continue
+            first_pod = first_pod or pod
+            addr = {
+                "ip": ip,
+                "nodeName": pod.get("spec", {}).get("nodeName", NODE_NAME),
+                "targetRef": {
+                    "kind": "Pod",
+                    "namespace": ns,
+                    "name": pod["metadata"]["name"],
+                    "uid": pod["metadata"]["uid"],
+                },
+            }
+            (ready if pod_ready(pod) else not_ready).append(addr)
+        ports = []
+        for port in svc["spec"].get("ports") or []:
+            target = port.get("targetPort", port.get("port"))
+            if isinstance(target, str) and first_pod is not None:
+                for container in first_pod["spec"].get("containers") or []:
+                    for cport in container.get("ports") or []:
+                        if cport.get("name") == target:
+                            target = cport.get("containerPort")
+            entry = {
+                "port": target if isinstance(target, int) else port.get("port"),
+                "protocol": port.get("protocol", "TCP"),
+            }
+            if port.get("name"):
+                entry["name"] = port["name"]
+            ports.append(entry)
+        subset: Obj = {}
+        if ready:
+            subset["addresses"] = ready
+        if not_ready:
+            subset["notReadyAddresses"] = not_ready
+        existing = self.store.peek("/endpoints", ns, name)
+        body: Obj = {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": name, "namespace": ns, "labels": dict(svc["metadata"].get("labels") or {})},
+        }
+        if subset:
+            subset["ports"] = ports
+            body["subsets"] = [subset]
+        if existing is None:
+            self.store.create("/endpoints", body)
+            return
+        new = copy.deepcopy(existing)
+        new.pop("subsets", None)
+        if "subsets" in body:
+            new["subsets"] = body["subsets"]
+        new["metadata"]["labels"] = body["metadata"]["labels"]
+        if not new["metadata"]["labels"]:
+            new["metadata"].pop("labels")
+            if not existing["metadata"].get("labels"):
+                existing_labels = existing["metadata"].get("labels")
+                if existing_labels is not None:
+                    new["metadata"]["labels"] = existing_labels
+        self._write("/endpoints", existing, new)
+
+    def _sync_slice(self, ns: str, name: str, svc: Obj, ep: Obj | None) -> None:
+        slice_name = f"{name}-{template_hash({'svc': name})[:5]}"
+        endpoints = []
+        ports: list[Obj] = []
+        for subset in (ep or {}).get("subsets") or []:
+            ports = [
+                {k: v for k, v in p.items() if k in ("name", "port", "protocol")} for p in subset.get("ports") or []
+            ]
+            for key, ok in (("addresses", True), ("notReadyAddresses", False)):
+                for addr in subset.get(key) or []:
+                    entry: Obj = {
+                        "addresses": [addr.get("ip")],
+                        "conditions": {"ready": ok, "serving": ok, "terminating": False},
+                    }
+                    if addr.get("nodeName"):
+                        entry["nodeName"] = addr["nodeName"]
+                    if addr.get("targetRef"):
+                        entry["targetRef"] = addr["targetRef"]
+                    endpoints.append(entry)
+        body: Obj = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": slice_name,
+                "namespace": ns,
+                "labels": {
+                    "kubernetes.io/service-name": name,
+                    "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                },
+                "ownerReferences": [owner_ref(svc)],
+            },
+            "addressType": "IPv4",
+            "endpoints": endpoints or None,
+            "ports": ports or None,
+        }
+        existing = self.store.peek("discovery.k8s.io/endpointslices", ns, slice_name)
+        if existing is None:
+            self.store.create("discovery.k8s.io/endpointslices", body)
+            return
+        new = copy.deepcopy(existing)
+        new["endpoints"], new["ports"] = body["endpoints"], body["ports"]
+        self._write("discovery.k8s.io/endpointslices", existing, new)
+
+    def _garbage(self) -> None:
+        uids: set[str] = set()
+        for objs in self.store.objects.values():
+            for obj in objs.values():
+                uids.add(obj["metadata"].get("uid", ""))
+        for storage in ("/pods", "apps/replicasets", "discovery.k8s.io/endpointslices", "/endpoints"):
+            for (ns, name), obj in list(self.store.objects[storage].items()):
+                refs = obj["metadata"].get("ownerReferences") or []
+                if refs and not any(r.get("uid") in uids for r in refs):
+                    self.store.delete(storage, ns, name)
+        for (ns, name), _ep in list(self.store.objects["discovery.k8s.io/endpointslices"].items()):
+            svc_name = name.rsplit("-", 1)[0]
+            if self.store.peek("/services", ns, svc_name) is None:
+                self.store.delete("discovery.k8s.io/endpointslices", ns, name)
+
+
+def _percent(value: Any, total: int) -> int:
+    """Resolve an IntOrString like ``25%`` against ``total`` (rounded down, like maxUnavailable)."""
+    if isinstance(value, str) and value.endswith("%"):
+        return int(total * int(value[:-1]) / 100)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

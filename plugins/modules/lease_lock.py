@@ -207,6 +207,10 @@ RESOURCE = "leases.coordination.k8s.io"
 MAX_CONFLICTS = 20
 
 
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 class LockError(Exception):
     """A failure with a message for fail_json, and result fields to return with it."""
 
@@ -430,7 +434,7 @@ class LeaseLock:
                     waited=round(time.monotonic() - started, 3),
                     lease=summarize(lease),
                 )
-            time.sleep(min(self.params["poll_interval"], remaining))
+            sleep(min(self.params["poll_interval"], remaining))
 
     def release(self) -> dict[str, t.Any]:
         conflicts = 0

@@ -109,12 +109,19 @@ def store():
     return FakeLeases()
 
 
+@pytest.fixture(scope="module")
+def autospec_api():
+    """One autospec of the (large) API class per module; each test resets it."""
+    return mock.create_autospec(CoordinationV1Api, instance=True)
+
+
 @pytest.fixture
-def run(store):
+def run(store, autospec_api):
     """Run the module's main() with the client factory patched (autospec); return (kind, payload, factory)."""
 
     def _run(check_mode=False, **args):
-        api = mock.create_autospec(CoordinationV1Api, instance=True)
+        api = autospec_api
+        api.reset_mock(return_value=True, side_effect=True)
         api.read_namespaced_lease.side_effect = store.read_namespaced_lease
         api.create_namespaced_lease.side_effect = store.create_namespaced_lease
         api.replace_namespaced_lease.side_effect = store.replace_namespaced_lease
@@ -209,7 +216,7 @@ def test_held_by_other_released_while_waiting(run, store, monkeypatch):
         sleeps.append(seconds)
         store.put(None)  # the other run releases
 
-    monkeypatch.setattr(lease_lock.time, "sleep", fake_sleep)
+    monkeypatch.setattr(lease_lock, "sleep", fake_sleep)
     kind, result, _f, _w = run(wait_timeout=5, poll_interval=0.5)
     assert kind == "exit"
     assert sleeps == [0.5]
@@ -220,7 +227,7 @@ def test_held_by_other_released_while_waiting(run, store, monkeypatch):
 
 def test_wait_timeout_zero_fails_at_once(run, store, monkeypatch):
     store.put("run-b")
-    monkeypatch.setattr(lease_lock.time, "sleep", mock.Mock(side_effect=AssertionError("must not sleep")))
+    monkeypatch.setattr(lease_lock, "sleep", mock.Mock(side_effect=AssertionError("must not sleep")))
     kind, result, _f, _w = run(wait_timeout=0)
     assert kind == "fail"
     assert "held by run-b" in result["msg"]
@@ -338,7 +345,7 @@ def test_check_mode_create_writes_nothing(run, store):
 
 def test_check_mode_held_by_other_does_not_wait(run, store, monkeypatch):
     store.put("run-b")
-    monkeypatch.setattr(lease_lock.time, "sleep", mock.Mock(side_effect=AssertionError("must not sleep")))
+    monkeypatch.setattr(lease_lock, "sleep", mock.Mock(side_effect=AssertionError("must not sleep")))
     kind, result, _f, _w = run(check_mode=True, wait_timeout=60)
     assert kind == "exit"
     assert result["would_wait"] is True

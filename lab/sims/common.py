@@ -192,6 +192,7 @@ class JSONHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         self._body_cache: bytes | None = None
+        self.route_pattern: str | None = None
         parts = urlsplit(self.path)
         self.url_path = parts.path
         self.query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -204,6 +205,7 @@ class JSONHandler(BaseHTTPRequestHandler):
                 if rmethod != method:
                     allowed.append(rmethod)
                     continue
+                self.route_pattern = rx.pattern
                 self.before_request()
                 getattr(self, attr)(**match.groupdict())
                 return

@@ -1,0 +1,5 @@
+"""``python -m sims.orchestrator``."""
+
+from sims.orchestrator import main
+
+main()

@@ -35,7 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sims import apaleo, livekit, orchestrator
 from sims.common import start_in_thread
-from sims.orchestrator.app import JwtSecretInvalid, validate_jwt_secret
+from sims.orch.app import JwtSecretInvalid, validate_jwt_secret
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 REDIS_BIN = "/usr/bin/redis-server"

@@ -14,10 +14,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from sims.orchestrator.breaker import STATES
+from sims.orch.breaker import STATES
 
 if TYPE_CHECKING:
-    from sims.orchestrator.app import Orchestrator
+    from sims.orch.app import Orchestrator
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0)
 disable_created_metrics()

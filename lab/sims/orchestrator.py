@@ -30,9 +30,9 @@ from __future__ import annotations
 from typing import Any
 
 from sims.common import KubeReader, LabHTTPServer, load_config, parse_args, serve, setup_logging
-from sims.orchestrator.app import Orchestrator
-from sims.orchestrator.handler import OrchestratorHandler
-from sims.orchestrator.metrics import Metrics
+from sims.orch.app import Orchestrator
+from sims.orch.handler import OrchestratorHandler
+from sims.orch.metrics import Metrics
 
 
 class OrchestratorServer(LabHTTPServer):

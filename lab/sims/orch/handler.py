@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from sims.common import HTTPError, JSONHandler, route, utc_now_iso
-from sims.orchestrator.app import ENV_SWITCHES, Orchestrator
-from sims.orchestrator.breaker import stats_key
+from sims.orch.app import ENV_SWITCHES, Orchestrator
+from sims.orch.breaker import stats_key
 
 VERSION = "1.0.0-lab"
 UNCOUNTED = ("/metrics", "/_lab/")

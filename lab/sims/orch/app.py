@@ -31,8 +31,8 @@ import requests
 from psycopg.conninfo import make_conninfo
 
 from sims.common import AppLog, HTTPError, KubeReader, TTLCache, kube_from_config, secret_value, truthy
-from sims.orchestrator.breaker import Breakers, all_states, get_state
-from sims.orchestrator.kubeview import KubeView, Snapshot
+from sims.orch.breaker import Breakers, all_states, get_state
+from sims.orch.kubeview import KubeView, Snapshot
 
 DEFAULTS = {
     "requests_per_minute": 60,
@@ -174,7 +174,7 @@ class Orchestrator:
         )
         self.cache = TTLCache(float(cfg.get("health_cache_seconds", 1.0)))
         self.breakers = Breakers(self.redis, self.log, self.failure_threshold, int(self.defaults["success_threshold"]))
-        self.metrics: Any = None  # set by sims.orchestrator.metrics.Metrics
+        self.metrics: Any = None  # set by sims.orch.metrics.Metrics
         self.lock = threading.Lock()
         self.token_cache: dict[str, tuple[str, float]] = {}
         self.calls: list[tuple[float, str]] = []

@@ -1,5 +1,0 @@
-"""``python -m sims.orchestrator``."""
-
-from sims.orchestrator import main
-
-main()

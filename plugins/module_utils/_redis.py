@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import traceback
 import typing as t
@@ -382,6 +383,6 @@ def parse_number(value: t.Any, kind: type = float) -> t.Any:
     if value is None or value == "":
         return kind(0)
     number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise ValueError(f"{value!r} is not a finite number")
     return kind(number)

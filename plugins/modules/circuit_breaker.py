@@ -33,7 +33,11 @@ author:
 extends_documentation_fragment:
   - voicehive.remediation.redis
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
 attributes:
+  action_group:
+    support: full
+    membership: [voicehive.remediation.redis]
   check_mode:
     support: full
     details: Reads the breakers and returns RV(commands) that would run, writes nothing.
@@ -215,10 +219,10 @@ def argument_spec():
         all_open=dict(type="bool"),
         state=dict(type="str", required=True, choices=["closed", "open"]),
         create=dict(type="bool", default=False),
-        key_prefix=dict(type="str", default="circuit_breaker"),
+        key_prefix=dict(type="str", default="circuit_breaker", no_log=False),
         ttl=dict(type="int", default=3600),
         scan_count=dict(type="int", default=500),
-        max_keys=dict(type="int", default=10000),
+        max_keys=dict(type="int", default=10000, no_log=False),
     )
 
 

@@ -23,7 +23,11 @@ author:
 extends_documentation_fragment:
   - voicehive.remediation.redis
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
 attributes:
+  action_group:
+    support: full
+    membership: [voicehive.remediation.redis]
   check_mode:
     support: full
     details: The module only reads.
@@ -262,16 +266,14 @@ try:
 except ImportError:  # reported by RedisModule
     RedisConnectionError = RedisError = RedisTimeoutError = OSError
 
-UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
-
 
 def argument_spec():
     return dict(
         names=dict(type="list", elements="str", default=[]),
         discover=dict(type="bool", default=True),
-        key_prefix=dict(type="str", default="circuit_breaker"),
+        key_prefix=dict(type="str", default="circuit_breaker", no_log=False),
         scan_count=dict(type="int", default=500),
-        max_keys=dict(type="int", default=10000),
+        max_keys=dict(type="int", default=10000, no_log=False),
         fail_on_unreachable=dict(type="bool", default=True),
     )
 
@@ -355,17 +357,19 @@ def run_module(module, client):
             result["truncated"] = found.truncated
         ordered = sorted(wanted)
         server_time, raw = read_breakers(client, prefix, ordered)
-    except UNREACHABLE as e:
+    except (RedisError, OSError) as e:
+        if not isinstance(e, (RedisConnectionError, RedisTimeoutError, OSError)):
+            # reachable, but a command was refused (ACL, ...): a problem to fix, not a state to report
+            module.fail_json(
+                msg=f"Cannot read circuit breakers from Redis at {redis_target(params)}: {error_reason(e, params)}",
+                **result,
+            )
+        # unreachable (refused, timed out, authentication failed): this module cannot diagnose at all
         message = connection_error_message(params, e)
         if params["fail_on_unreachable"]:
             module.fail_json(msg=message, **result)
         result["error"] = message
         module.exit_json(**result)
-    except RedisError as e:
-        module.fail_json(
-            msg=f"Cannot read circuit breakers from Redis at {redis_target(params)}: {error_reason(e, params)}",
-            **result,
-        )
 
     now = server_time if server_time is not None else time.time()
     result["redis_available"] = True

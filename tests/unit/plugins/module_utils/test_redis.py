@@ -350,7 +350,7 @@ def test_read_breakers_one_round_trip_and_wrong_types():
 )
 def test_parse_number(value, kind, expected):
     assert _redis.parse_number(value, kind) == expected
-    assert type(_redis.parse_number(value, kind)) is kind
+    assert isinstance(_redis.parse_number(value, kind), kind)
 
 
 @pytest.mark.parametrize("value", ["abc", "nan", "inf", "-Infinity"])

@@ -158,9 +158,10 @@ def apply_defaults(store: Store, res: Resource, obj: Obj) -> None:
         spec.setdefault("revisionHistoryLimit", 10)
         if kind == "Deployment":
             spec.setdefault("progressDeadlineSeconds", 600)
-            spec.setdefault(
-                "strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
-            )
+            if not (spec.get("strategy") or {}).get("type"):
+                spec["strategy"] = {"type": "RollingUpdate"}
+            if spec["strategy"]["type"] == "RollingUpdate":
+                spec["strategy"].setdefault("rollingUpdate", {"maxSurge": "25%", "maxUnavailable": "25%"})
         if kind == "StatefulSet":
             spec.setdefault("podManagementPolicy", "OrderedReady")
             spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
@@ -181,7 +182,7 @@ def apply_defaults(store: Store, res: Resource, obj: Obj) -> None:
         spec.setdefault("sessionAffinity", "None")
         if not spec.get("clusterIP"):
             n = store.next_counter("cluster-ip")
-            spec["clusterIP"] = f"10.96.{(n // 250) % 250}.{n % 250 + 2}"
+            spec["clusterIP"] = f"10.96.{(n // 200) % 250}.{n % 200 + 20}"
         spec.setdefault("clusterIPs", [spec["clusterIP"]])
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from kubesim import discovery, table, views
+from kubesim import discovery, protobuf, table, views
 from kubesim import patch as patches
 from kubesim.api import Api, bad_request, to_version
 from kubesim.controller import Controller
@@ -459,7 +459,12 @@ class Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------------------------------ resources
     def _parse_body(self, body: bytes) -> Any:
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip().lower()
-        if "protobuf" in ctype or "cbor" in ctype:
+        if "protobuf" in ctype:
+            try:
+                return protobuf.decode(body)
+            except (protobuf.ProtobufError, UnicodeDecodeError, KeyError, ValueError) as exc:
+                raise ApiError(415, "UnsupportedMediaType", str(exc)) from None
+        if "cbor" in ctype:
             raise ApiError(
                 415,
                 "UnsupportedMediaType",

@@ -21,9 +21,9 @@ description:
     key is set to V(open) with an expiry of O(ttl) seconds and C(last_failure_time) is set to the
     Redis server's clock, so the service counts its recovery timeout (C(recovery_timeout), 60
     seconds by default) from now rather than from an older failure. Counters and totals are kept.
-  - Only what differs is written. A breaker already in the wanted state (with reset counters for
-    O(state=closed)) is left alone and the task reports no change. A missing state key counts as
-    V(closed).
+  - Only what differs is written. A breaker already in the wanted state is left alone and the task
+    reports no change; a missing state key counts as V(closed). A closed breaker keeps its
+    counters unless O(reset_closed=true), because the service updates them with every call.
   - All targets are read and validated first; nothing is written when any of them is unknown
     or has a key of the wrong type. The writes then run in one C(MULTI)/C(EXEC) transaction,
     guarded by C(WATCH) on the keys read, and are retried (up to three times) when the
@@ -71,6 +71,14 @@ options:
         unknown breaker (most likely a typo), before anything is written.
       - Set to V(true) to accept such names. Closing one is then a no-op (no key means closed),
         opening one creates its keys.
+    type: bool
+    default: false
+  reset_closed:
+    description:
+      - With O(state=closed), also reset the counters (C(failure_count), C(success_count),
+        C(last_failure_time), C(last_success_time)) of breakers that are already closed.
+      - By default an already closed breaker is not touched. Its counters move with live
+        traffic, so resetting them would report a change on every run.
     type: bool
     default: false
   key_prefix:
@@ -219,6 +227,7 @@ def argument_spec():
         all_open=dict(type="bool"),
         state=dict(type="str", required=True, choices=["closed", "open"]),
         create=dict(type="bool", default=False),
+        reset_closed=dict(type="bool", default=False),
         key_prefix=dict(type="str", default="circuit_breaker", no_log=False),
         ttl=dict(type="int", default=3600),
         scan_count=dict(type="int", default=500),
@@ -249,15 +258,17 @@ def _current_state(raw):
     return raw["state_value"].strip().lower()
 
 
-def plan_breaker(raw, state, ttl, now):
+def plan_breaker(raw, state, ttl, now, reset_closed=False):
     """Operations that bring one breaker to ``state``: a list of (command, key, argument) tuples."""
     ops = []
     current = _current_state(raw)
     fields = {}
     if state == "closed":
-        if current not in (None, "closed"):
+        already_closed = current in (None, "closed")
+        if not already_closed:
             ops.append(("SET", raw["state_key"], "closed"))
-        fields = {f: "0" for f in BREAKER_RESET_FIELDS if not _is_zero(raw["stats"].get(f))}
+        if not already_closed or reset_closed:
+            fields = {f: "0" for f in BREAKER_RESET_FIELDS if not _is_zero(raw["stats"].get(f))}
     elif current != "open":
         ops.append(("SET", raw["state_key"], "open"))
         fields = {"last_failure_time": repr(float(now))}
@@ -394,7 +405,7 @@ def run_module(module, client):
                     fail(module, "; ".join(problems), errors=problems)
 
                 now = server_time if server_time is not None else time.time()
-                plans = {name: plan_breaker(raw[name], state, ttl, now) for name in targets}
+                plans = {name: plan_breaker(raw[name], state, ttl, now, params["reset_closed"]) for name in targets}
                 ops = [op for name in targets for op in plans[name]]
                 if ops and pipe is not None:
                     pipe.multi()

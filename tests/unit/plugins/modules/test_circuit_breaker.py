@@ -166,12 +166,21 @@ def test_already_in_state_is_no_change(run_module, client, replies, state):
     client.tx.execute.assert_not_called()
 
 
-def test_closed_with_leftover_counters_is_reset(run_module, client):
-    set_replies(client, breaker_replies("closed", 100, dict(RESET_STATS, success_count="2")))
+def test_closed_breaker_keeps_its_live_counters(run_module, client):
+    set_replies(client, breaker_replies("closed", 100, dict(RESET_STATS, success_count="2", last_success_time="9.5")))
     result = run(run_module, names=["x"], state="closed")
+    assert result["changed"] is False
+    assert result["commands"] == []
+    client.tx.multi.assert_not_called()
+
+
+def test_closed_breaker_counters_reset_on_request(run_module, client):
+    set_replies(client, breaker_replies(None, stats=dict(RESET_STATS, success_count="2")))
+    result = run(run_module, names=["x"], state="closed", reset_closed=True)
     assert result["changed"] is True
     assert result["commands"] == ["HSET circuit_breaker:x:stats success_count 0"]
     client.tx.set.assert_not_called()
+    client.tx.hset.assert_called_once_with("circuit_breaker:x:stats", mapping={"success_count": "0"})
 
 
 def test_check_mode_reports_and_writes_nothing(run_module, client):
@@ -411,6 +420,16 @@ class TestAgainstRealRedis:
         assert stats == RESET_STATS | {"success_count": "0"}
         assert (stats["total_requests"], stats["total_failures"], stats["total_successes"]) == ("120", "9", "111")
         assert 1200 <= self.db.ttl("circuit_breaker:pms_connector:stats") <= 1234  # kept its own expiry
+
+    def test_closed_breaker_with_live_traffic_is_idempotent(self):
+        seed_open(self.db, "tts_service", state="closed", stats=dict(RESET_STATS, success_count="41"))
+        assert self.run(names=["tts_service"], state="closed")["changed"] is False
+        self.db.hincrby("circuit_breaker:tts_service:stats", "success_count", 1)  # traffic goes on
+        assert self.run(names=["tts_service"], state="closed")["changed"] is False
+        forced = self.run(names=["tts_service"], state="closed", reset_closed=True)
+        assert forced["changed"] is True
+        assert self.db.hget("circuit_breaker:tts_service:stats", "success_count") == "0"
+        assert self.db.hget("circuit_breaker:tts_service:stats", "total_requests") == "120"
 
     def test_stats_without_expiry_get_one(self):
         seed_open(self.db, "x", stats_ttl=None)

@@ -151,8 +151,11 @@ def build_api_client(params: dict[str, t.Any]) -> t.Any:
         configuration.host = host.rstrip("/")
     if api_key:
         token = api_key.strip()
-        configuration.api_key = {"authorization": token if token.lower().startswith("bearer ") else f"Bearer {token}"}
+        header = token if token.lower().startswith("bearer ") else f"Bearer {token}"
+        # the kubeconfig loader sets 'BearerToken' and a hook that re-sets it before every request
+        configuration.api_key = {"BearerToken": header, "authorization": header}
         configuration.api_key_prefix = {}
+        configuration.refresh_api_key_hook = None
     if params.get("ca_cert"):
         configuration.ssl_ca_cert = params["ca_cert"]
     if params.get("validate_certs") is not None:

@@ -70,14 +70,13 @@ def is_secret_key(key: t.Any, pattern: re.Pattern[str] = SECRET_KEY_PATTERN) -> 
 
 
 def redact_text(text: str, secret_values: t.Iterable[str] = ()) -> str:
-    """Mask the given secret values and URL credentials inside one string.
-
-    ``secret_values`` must already be normalized (see ``normalize_secret_values``) when this is
-    called in a loop; a raw list is accepted too.
-    """
+    """Mask the given secret values and URL credentials inside one string."""
     if not isinstance(text, str):
         return text
-    values = secret_values if isinstance(secret_values, list) else normalize_secret_values(secret_values)
+    return _redact_text(text, normalize_secret_values(secret_values))
+
+
+def _redact_text(text: str, values: list[str]) -> str:
     for value in values:
         if value in text:
             text = text.replace(value, REDACTED)
@@ -94,7 +93,7 @@ def _redact(data: t.Any, values: list[str], key_pattern: re.Pattern[str]) -> t.A
     if isinstance(data, dict):
         out = {}
         for key, value in data.items():
-            new_key = redact_text(key, values) if isinstance(key, str) else key
+            new_key = _redact_text(key, values) if isinstance(key, str) else key
             if is_secret_key(key, key_pattern) and value is not None and not isinstance(value, bool):
                 out[new_key] = REDACTED
             else:
@@ -103,9 +102,9 @@ def _redact(data: t.Any, values: list[str], key_pattern: re.Pattern[str]) -> t.A
     if isinstance(data, (list, tuple, set, frozenset)):
         return [_redact(item, values, key_pattern) for item in data]
     if isinstance(data, bytes):
-        return redact_text(data.decode("utf-8", errors="replace"), values)
+        return _redact_text(data.decode("utf-8", errors="replace"), values)
     if isinstance(data, str):
-        return redact_text(data, values)
+        return _redact_text(data, values)
     if isinstance(data, (int, float)) and not isinstance(data, bool) and str(data) in values:
         return REDACTED
     return data

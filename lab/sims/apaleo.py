@@ -12,7 +12,8 @@ seeded from the config when it does not exist (or on ``POST /_lab/reset``).
 ``<state_dir>/credentials.json`` always holds the currently valid credentials
 of the first client, as "the vendor issued these" (mode 0600).
 Access tokens are HS256 JWTs signed with a key kept in the state file, so they
-survive a restart; revocation invalidates every token issued before it.
+survive a restart; ``/_lab/revoke-tokens`` invalidates every token issued before
+it, ``/_lab/rotate`` the rotated client's tokens (and its old secret).
 """
 
 from __future__ import annotations
@@ -146,19 +147,27 @@ class ApaleoState:
             return False, "invalid_token"
         if int(claims.get("iat_ms", 0)) < int(self.data.get("revoked_before_ms", 0)):
             return False, "token_revoked"
-        if claims.get("client_id") not in (self.data.get("clients") or {}):
+        client = (self.data.get("clients") or {}).get(claims.get("client_id"))
+        if not client:
             return False, "client_unknown"
+        if int(claims.get("iat_ms", 0)) < int(client.get("tokens_valid_after_ms", 0)):
+            return False, "token_revoked"
         return True, "ok"
 
     # -- lab controls
     def rotate(self, client_id: str | None) -> dict[str, Any]:
-        """Vendor-side secret rotation: a new secret replaces the old one at once."""
+        """Vendor-side secret rotation: a new secret replaces the old one at once, and the client's
+        outstanding access tokens are revoked."""
         with self.lock:
             clients = self.data.get("clients") or {}
             cid = client_id or (next(iter(clients)) if clients else None)
             if not cid or cid not in clients:
                 raise HTTPError(404, {"detail": f"unknown client {cid!r}"})
-            clients[cid] = {"secret": secrets.token_urlsafe(32), "issued_at": time.time()}
+            clients[cid] = {
+                "secret": secrets.token_urlsafe(32),
+                "issued_at": time.time(),
+                "tokens_valid_after_ms": int(time.time() * 1000) + 1,
+            }
             self.save()
             return {"client_id": cid, "client_secret": clients[cid]["secret"], "issued_at": clients[cid]["issued_at"]}
 

@@ -481,7 +481,7 @@ class Orchestrator:
         return self.cache.get("livekit", run)
 
     def check_apaleo(self) -> dict[str, Any]:
-        """Apaleo ``/health`` plus a fresh token and a property probe (cached ~1 s)."""
+        """Apaleo ``/health`` plus the connector's token and a property probe (cached ~1 s)."""
 
         def run() -> dict[str, Any]:
             api = str(self.apaleo.get("api_url") or self.apaleo.get("url") or "").rstrip("/")
@@ -493,7 +493,7 @@ class Orchestrator:
             hotel = str(self.apaleo.get("hotel_id", "hotel-001"))
             try:
                 creds = self.pms_credentials(hotel)
-                token = self.apaleo_token(creds, use_cache=False)
+                token = self.apaleo_token(creds)  # the connector's test_connection(): its own cached token
                 result["auth"] = "ok"
                 self.apaleo_property(token, self.property_for(hotel))
                 result["property"] = "ok"
@@ -599,7 +599,7 @@ class Orchestrator:
         return token
 
     def apaleo_property(self, token: str, property_id: str) -> dict[str, Any]:
-        """``GET /inventory/v1/properties/{id}``; a 401 drops the cached token."""
+        """``GET /inventory/v1/properties/{id}``."""
         api = str(self.apaleo.get("api_url") or self.apaleo.get("url") or "").rstrip("/")
         try:
             resp = self.http.get(
@@ -610,10 +610,8 @@ class Orchestrator:
         except requests.RequestException as exc:
             raise PMSError(503, "apaleo_unreachable", "apaleo_api") from exc
         if resp.status_code == 401:
-            with self.lock:
-                for key, (cached, _exp) in list(self.token_cache.items()):
-                    if cached == token:
-                        del self.token_cache[key]
+            # like the real connector, a token Apaleo rejects stays cached until it expires or the
+            # process restarts (the guide's "refresh_token()" / "restart PMS connector" steps)
             raise PMSError(401, "token_rejected", "apaleo_api")
         if resp.status_code != 200:
             raise PMSError(resp.status_code, f"api_http_{resp.status_code}", "apaleo_api")

@@ -44,6 +44,7 @@ LAB_TOKEN = "lab-token"
 JWT_SECRET = base64.b64encode(b"k" * 32).decode()
 LK_KEY, LK_SECRET = "APIorchtest", "livekit-secret-for-orchestrator-tests-000"
 PASSWORD = "Correct-Horse-1"
+APALEO_CREDS = {"client_id": "VOIC-AC-TEST", "client_secret": "apaleo-client-secret-000"}
 
 
 def _free_port() -> int:
@@ -384,6 +385,7 @@ def site(redis_url: str, pg_dsn: str, vault: dict[str, str], peers: dict[str, An
     """A fresh orchestrator on a clean Redis, with a fake Kubernetes API."""
     redis.Redis.from_url(redis_url).flushdb()
     requests.post(f"{peers['apaleo']}/_lab/reset", headers={"X-Lab-Token": LAB_TOKEN}, timeout=5)
+    vault_put(vault, "pms/apaleo/credentials", APALEO_CREDS)
     kube = FakeKube()
     kube.configmaps["livekit-config"]["server_url"] = peers["livekit_ws"]
     s = Site(orch_config(redis_url, pg_dsn, vault, peers, str(tmp_path)), kube)
@@ -515,6 +517,20 @@ def test_rotated_apaleo_secret_fails_until_vault_updated(
     time.sleep(2.1)  # credentials are cached ~2 s
     assert site.post("/api/v1/pms/sync").status_code == 200
     assert rotated["client_secret"] not in site.log()
+
+
+def test_revoked_token_stays_until_restart(site: Site, peers: dict[str, Any]) -> None:
+    assert site.post("/api/v1/pms/sync").status_code == 200
+    requests.post(f"{peers['apaleo']}/_lab/revoke-tokens", headers={"X-Lab-Token": LAB_TOKEN}, json={}, timeout=5)
+    for _ in range(2):  # the connector keeps its rejected token (below the breaker threshold of 3)
+        resp = site.post("/api/v1/pms/sync")
+        assert resp.status_code == 502 and resp.json()["reason"] == "token_rejected"
+    conns = site.get("/health/connectors").json()["connectors"]["apaleo"]
+    assert conns["status"] == "unhealthy" and conns["property"] == "token_rejected"
+    site.kube.env["RESTARTED"] = "1"  # any pod-template change = rollout restart = fresh process state
+    site.sync()
+    assert site.post("/api/v1/pms/sync").status_code == 200
+    assert "application_startup reason=rollout" in site.log()
 
 
 def test_rate_limit_and_allow_list(site: Site) -> None:

@@ -27,6 +27,8 @@ author:
   - VoiceHive SRE (@voicehive)
 extends_documentation_fragment:
   - voicehive.remediation.kubernetes
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
 options:
   namespace:
     description:
@@ -67,6 +69,9 @@ options:
     type: float
     default: 2.0
 attributes:
+  action_group:
+    support: full
+    membership: [voicehive.remediation.kubernetes]
   check_mode:
     support: full
     details:
@@ -75,6 +80,8 @@ attributes:
         RV(would_wait=true) and the RV(holder).
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
   - The Lease's C(leaseTransitions) counts holder changes, as with Kubernetes leader election.
   - Times are written as MicroTime (V(2026-11-28T16:00:00.123456Z)).

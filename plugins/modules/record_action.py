@@ -21,6 +21,9 @@ description:
     RV(ignore:changed=false), and behaves the same in check mode.
 author:
   - VoiceHive SRE (@voicehive)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 options:
   action:
     description:
@@ -86,6 +89,10 @@ options:
 attributes:
   action:
     support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: Records the same in check mode, with status V(would_change) for changing actions.

@@ -29,6 +29,9 @@ description:
     reports RV(ignore:changed=false), and it writes the report in check mode too.
 author:
   - VoiceHive SRE (@voicehive)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 options:
   site:
     description:
@@ -101,6 +104,10 @@ options:
 attributes:
   action:
     support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: Writes the report in check mode too; it records that the run was a check-mode run.

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -89,6 +90,26 @@ def utc_now_iso() -> str:
 def truthy(value: Any) -> bool:
     """Interpret env-style booleans (``true``, ``1``, ``yes``, ``on``)."""
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def resolvable(url: str, timeout: float = 1.0) -> bool:
+    """Whether the host of ``url`` resolves within ``timeout`` (getaddrinfo ignores socket timeouts)."""
+    host = urlsplit(url).hostname
+    if not host:
+        return False
+    result: list[bool] = []
+
+    def run() -> None:
+        try:
+            socket.getaddrinfo(host, None)
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
 
 
 # --------------------------------------------------------------------------- HTTP server

@@ -30,7 +30,16 @@ import redis
 import requests
 from psycopg.conninfo import make_conninfo
 
-from sims.common import AppLog, HTTPError, KubeReader, TTLCache, kube_from_config, secret_value, truthy
+from sims.common import (
+    AppLog,
+    HTTPError,
+    KubeReader,
+    TTLCache,
+    kube_from_config,
+    resolvable,
+    secret_value,
+    truthy,
+)
 from sims.orch.breaker import Breakers, all_states, get_state
 from sims.orch.kubeview import KubeView, Snapshot
 
@@ -467,6 +476,8 @@ class Orchestrator:
             server_url = self.livekit_server_url()
             if not server_url:
                 return {"status": "unhealthy", "server_url": None, "error": "no server_url configured"}
+            if not resolvable(http_url(server_url)):
+                return {"status": "unhealthy", "server_url": server_url, "error": "dns_resolution_failed"}
             try:
                 resp = self.http.get(http_url(server_url).rstrip("/") + "/", timeout=1.0)
             except requests.RequestException as exc:
@@ -953,6 +964,8 @@ class Orchestrator:
         try:
             if not server_url:
                 raise RuntimeError("no_server_url")
+            if not resolvable(base):
+                raise RuntimeError("livekit_dns_failed")
             if self.http.get(base + "/", timeout=1.0).status_code != 200:
                 raise RuntimeError("livekit_unhealthy")
             resp = self.http.post(

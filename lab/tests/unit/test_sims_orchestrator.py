@@ -687,6 +687,13 @@ def test_calls_follow_livekit_server_url(site: Site, peers: dict[str, Any]) -> N
     assert site.metric("voicehive_calls_total", status="failed") == 1
     assert site.get("/health/connectors").json()["connectors"]["livekit"]["status"] == "unhealthy"
     assert "call_setup_failed reason=livekit_unreachable" in site.log()
+    site.kube.configmaps["livekit-config"]["server_url"] = "wss://livekit.voicehive-old.invalid"
+    site.sync()
+    assert site.post("/api/v1/calls").json()["reason"] == "livekit_dns_failed"
+    assert site.get("/health/connectors").json()["connectors"]["livekit"]["error"] == "dns_resolution_failed"
+    site.kube.configmaps["livekit-config"]["server_url"] = peers["livekit_ws"]  # the guide's fix
+    site.sync()
+    assert site.post("/api/v1/calls").status_code == 201
 
 
 def test_blocked_ips_and_brute_force(site: Site) -> None:

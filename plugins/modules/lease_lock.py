@@ -84,7 +84,8 @@ attributes:
     platforms: posix
 notes:
   - The Lease's C(leaseTransitions) counts holder changes, as with Kubernetes leader election.
-  - Times are written as MicroTime (V(2026-11-28T16:00:00.123456Z)).
+  - Times are written as MicroTime (V(2026-11-28T16:00:00.123456Z)). Expiry is judged by the controller's clock
+    against the holder's C(renewTime); keep controllers in NTP sync.
   - "RBAC: C(get), C(create), C(update) on C(leases.coordination.k8s.io) in O(namespace)."
 seealso:
   - module: voicehive.remediation.remediation_budget

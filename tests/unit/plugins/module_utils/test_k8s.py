@@ -236,3 +236,17 @@ def test_to_plain_of_a_model_and_body_for_replace():
     assert "managedFields" not in body["metadata"]
     assert "managedFields" in plain["metadata"]
     assert body["metadata"]["resourceVersion"] == "7"
+
+
+def test_missing_library_fails_with_missing_required_lib(run_module, monkeypatch):
+    from ansible_collections.voicehive.remediation.plugins.modules import lease_lock, remediation_budget
+
+    monkeypatch.setattr(_k8s, "HAS_KUBERNETES", False)
+    monkeypatch.setattr(_k8s, "KUBERNETES_IMPORT_ERROR", "ModuleNotFoundError: No module named 'kubernetes'")
+    for main, args in (
+        (lease_lock.main, {"namespace": "voicehive", "holder": "run-a"}),
+        (remediation_budget.main, {"namespace": "voicehive", "action": "a", "target": "t"}),
+    ):
+        result = run_module(main, args)
+        assert result["failed"] is True
+        assert "Failed to import the required Python library (kubernetes)" in result["msg"]

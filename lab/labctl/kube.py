@@ -23,6 +23,7 @@ class Kube:
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 10)
+        kwargs.setdefault("verify", str(CA))  # per request: REQUESTS_CA_BUNDLE would override session.verify
         return self.session.request(method, SERVER + path, **kwargs)
 
     def get(self, path: str, **params: str) -> dict[str, Any] | None:

@@ -72,7 +72,9 @@ def start(
         shown = shown.replace(value, "<redacted>")
     log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} start {shown}\n".encode())
     log.flush()
-    full_env = dict(os.environ)
+    # lab programs talk to 127.0.0.1 with the lab's own CA: a machine-wide CA bundle variable
+    # would override the CA file that requests sessions set (requests' env precedence)
+    full_env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
     full_env.update(env or {})
     kwargs: dict = {}
     if user is not None and os.geteuid() == 0:

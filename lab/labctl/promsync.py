@@ -51,7 +51,7 @@ def targets_from_configmap(cm: dict[str, Any] | None) -> tuple[dict[str, str], s
                 for target in static.get("targets") or []:
                     mapped = map_target(str(target))
                     labels = static.get("labels") or {}
-                    dr = "dr" in str(job.get("job_name")) or "voicehive-dr" in str(target)
+                    dr = str(job.get("job_name")).endswith("-dr") or "voicehive-dr" in str(target)
                     dr = dr or labels.get("site") == "lab-dr" or labels.get("namespace") == "voicehive-dr"
                     targets.setdefault("lab-dr" if dr else "lab", mapped)
     return targets, interval

@@ -47,3 +47,7 @@ class Fault:
     def active(self, ctx: Context) -> bool:
         """Whether the fault is observable in the services right now (used by tests and `fault status`)."""
         raise NotImplementedError
+
+    def healthy(self, ctx: Context) -> bool:
+        """Whether what this fault breaks works again (default: the fault is no longer observable)."""
+        return not self.active(ctx)

@@ -46,6 +46,19 @@ def cpu_millicores(ctx: Context, namespace: str = NS, selector: str = ORCH) -> l
     return out
 
 
+def memory_mib(ctx: Context, namespace: str = NS, selector: str = ORCH) -> list[int]:
+    data = ctx.kube.get(f"/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods", labelSelector=selector) or {}
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    out = []
+    for item in data.get("items", []):
+        for container in item.get("containers", []):
+            raw = str(container.get("usage", {}).get("memory", "0"))
+            unit = raw[-2:] if raw[-2:] in units else ""
+            value = float(raw[: -len(unit)] if unit else raw)
+            out.append(int(value * units[unit]) if unit else int(value / 1048576))
+    return out
+
+
 class HighLatency(Fault):
     name = "high-latency"
     summary = "orchestrator scaled to 1 replica at 980m CPU, and slow report queries in pg_stat_statements"
@@ -89,14 +102,16 @@ class MemoryLeak(Fault):
         ops.drop_pod_annotations(ctx.kube, NS, ORCH, [ops.MEMORY, ops.CONDITION])
 
     def active(self, ctx: Context) -> bool:
-        def oom(pod: dict[str, Any]) -> bool:
+        """Some pod near its limit (metrics.k8s.io), or not ready after an OOM kill."""
+
+        def oom_down(pod: dict[str, Any]) -> bool:
             for status in (pod.get("status") or {}).get("containerStatuses") or []:
-                for state in (status.get("lastState") or {}, status.get("state") or {}):
-                    if (state.get("terminated") or {}).get("reason") == "OOMKilled":
-                        return True
+                last = (status.get("lastState") or {}).get("terminated") or {}
+                if last.get("reason") == "OOMKilled" and not status.get("ready"):
+                    return True
             return False
 
-        return bool(ops.pods_matching(ctx.kube, NS, ORCH, oom))
+        return max(memory_mib(ctx) or [0]) >= 900 or bool(ops.pods_matching(ctx.kube, NS, ORCH, oom_down))
 
 
 FAULTS = [HighLatency(), MemoryLeak()]

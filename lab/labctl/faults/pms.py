@@ -14,8 +14,8 @@ from .base import Context, Fault
 GUIDE = "External Service Issues / PMS Connector Failures"
 
 
-def vault_credentials_work(ctx: Context) -> bool:
-    """Do the credentials in Vault still get a token from Apaleo's identity endpoint?"""
+def vault_credentials_work(ctx: Context, probe_api: bool = False) -> bool:
+    """Do the credentials in Vault still get a token from Apaleo's identity endpoint (and does it work)?"""
     creds = openbao.client(ctx.secrets).secrets.kv.v2.read_secret_version(
         path="pms/apaleo/hotel-001/api-credentials", mount_point=openbao.KV_MOUNT, raise_on_deleted_version=True
     )["data"]["data"]
@@ -25,7 +25,14 @@ def vault_credentials_work(ctx: Context) -> bool:
         auth=(creds["client_id"], creds["client_secret"]),
         timeout=5,
     )
-    return answer.status_code == 200
+    if answer.status_code != 200 or not probe_api:
+        return answer.status_code == 200
+    probe = requests.get(
+        ops.APALEO_URL + "/inventory/v1/properties/LAB001",
+        headers={"Authorization": f"Bearer {answer.json()['access_token']}"},
+        timeout=5,
+    )
+    return probe.status_code == 200
 
 
 def reseed_vault_credentials(ctx: Context) -> None:
@@ -49,8 +56,13 @@ class TokenExpired(Fault):
         ops.orchestrator_lab_reset()
 
     def active(self, ctx: Context) -> bool:
+        """Apaleo records a revocation: every token issued before it is rejected (401 token_revoked)."""
         state = ops.apaleo_lab("/_lab/state", method="GET")
         return int(state.get("revoked_before_ms") or 0) > 0
+
+    def healthy(self, ctx: Context) -> bool:
+        """A refreshed token (client credentials from Vault) reads the property again."""
+        return vault_credentials_work(ctx, probe_api=True)
 
 
 class CredentialsRotated(Fault):

@@ -59,7 +59,21 @@ class BruteForce(Fault):
         ops.orchestrator_lab_reset()
 
     def active(self, ctx: Context) -> bool:
+        """The attack is in the orchestrator's own log (what `kubectl logs` shows for its pods)."""
         return len(orchestrator_log_mentions(ATTACKERS)) == len(ATTACKERS)
+
+    def healthy(self, ctx: Context) -> bool:
+        """The log keeps the history; health = a staff login works and no attacker state is left."""
+        blocked = (ops.snapshot_configmap(ctx.kube, NS, "security-config") or {}).get("blocked_ips", "")
+        r = ctx.redis()
+        leftovers = [key for ip in ATTACKERS for key in r.scan_iter(match=f"rate_limit:ip:{ip}:*", count=500)]
+        answer = requests.post(
+            ops.ORCHESTRATOR_URL + "/auth/login",
+            json={"username": "frontdesk@hotel-001", "password": ctx.secrets["demo_user_password"]},
+            headers={"X-Forwarded-For": "10.20.0.15"},
+            timeout=10,
+        )
+        return answer.status_code == 200 and not leftovers and not any(ip in blocked for ip in ATTACKERS)
 
 
 FAULTS = [BruteForce()]

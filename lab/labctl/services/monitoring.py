@@ -30,12 +30,6 @@ def prometheus_config(targets: dict[str, str] | None = None, scrape_interval: st
             "metrics_path": "/metrics",
             "static_configs": [
                 {"targets": [targets["lab"]], "labels": {"site": "lab", "namespace": "voicehive"}},
-            ],
-        },
-        {
-            "job_name": "voicehive-orchestrator-dr",
-            "metrics_path": "/metrics",
-            "static_configs": [
                 {"targets": [targets["lab-dr"]], "labels": {"site": "lab-dr", "namespace": "voicehive-dr"}},
             ],
         },

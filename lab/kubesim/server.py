@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import select
 import socket
 import ssl
 import threading
@@ -779,10 +780,21 @@ class Handler(BaseHTTPRequestHandler):
             for data in out:
                 self._write_chunk(data)
             if not events:
-                store.wait_for_change(cursor, min(5.0, max(0.0, deadline - time.monotonic())))
-                if self.server.shutting_down:  # type: ignore[attr-defined]
-                    break
+                store.wait_for_change(cursor, min(2.0, max(0.0, deadline - time.monotonic())))
+                if self.server.shutting_down or self._client_gone():  # type: ignore[attr-defined]
+                    return
         self._write_chunk(b"")
+
+    def _client_gone(self) -> bool:
+        """True when the watching client closed its connection (a watch client never sends anything)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        if readable:
+            self.close_connection = True
+            return True
+        return False
 
     @staticmethod
     def _watch_event(ev: WatchEvent, res: Resource, matches: Any) -> tuple[str, Obj] | None:

@@ -92,6 +92,18 @@ def truthy(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def http_session() -> requests.Session:
+    """A requests session that ignores proxy and CA-bundle environment variables.
+
+    ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` would otherwise silently replace a
+    session's own ``verify`` (CA file), and a ``HTTP(S)_PROXY`` would route lab
+    traffic to 127.0.0.1 through a proxy.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
 def resolvable(url: str, timeout: float = 1.0) -> bool:
     """Whether the host of ``url`` resolves within ``timeout`` (getaddrinfo ignores socket timeouts)."""
     host = urlsplit(url).hostname
@@ -442,16 +454,16 @@ class KubeClient:
         """Remember the API server URL and credentials; nothing is contacted yet."""
         self.server = server.rstrip("/")
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = http_session()
+        self.verify: str | bool = ca_file if ca_file else True
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
         self.session.headers["Accept"] = "application/json"
-        self.session.verify = ca_file if ca_file else True
 
     def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any] | None:
         """GET ``path``; ``None`` on 404, :class:`KubeError` on anything else that is not 200."""
         try:
-            resp = self.session.get(self.server + path, params=params, timeout=self.timeout)
+            resp = self.session.get(self.server + path, params=params, timeout=self.timeout, verify=self.verify)
         except (requests.RequestException, OSError) as exc:
             raise KubeError(f"kubernetes API unreachable: {type(exc).__name__}") from exc
         if resp.status_code == 404:

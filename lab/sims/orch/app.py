@@ -35,6 +35,7 @@ from sims.common import (
     HTTPError,
     KubeReader,
     TTLCache,
+    http_session,
     kube_from_config,
     resolvable,
     secret_value,
@@ -174,7 +175,7 @@ class Orchestrator:
         self.api_key_mount = str(vault.get("api_key_mount", "secret"))
         self.apaleo = cfg.get("apaleo") or {}
         self.livekit = cfg.get("livekit") or {}
-        self.http = requests.Session()
+        self.http = http_session()
         self.kubeview = KubeView(
             kube if kube is not None else kube_from_config(cfg.get("kube")),
             self.namespace,
@@ -1016,7 +1017,7 @@ class Orchestrator:
         interval = float(traffic.get("interval", 0.5))
         clients = list(traffic.get("client_ips") or ["198.51.100.10", "198.51.100.11"])
         hotel = str(self.apaleo.get("hotel_id", "hotel-001"))
-        session = requests.Session()
+        session = http_session()
         tick = 0
         while not self.stop_event.wait(interval):
             tick += 1

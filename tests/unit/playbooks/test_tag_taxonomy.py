@@ -32,14 +32,32 @@ CATEGORIES = {
     "network",
     "disaster_recovery",
 }
-COMPONENTS = {"kubernetes", "redis", "postgres", "vault", "prometheus", "alertmanager", "apaleo", "livekit", "dns", "route53"}
+COMPONENTS = {
+    "kubernetes",
+    "redis",
+    "postgres",
+    "vault",
+    "prometheus",
+    "alertmanager",
+    "apaleo",
+    "livekit",
+    "dns",
+    "route53",
+}
 TAXONOMY = PHASES | CATEGORIES | COMPONENTS | {"always"}
 TASK_LINE = re.compile(r"^\s{6}(?P<name>.+?)\tTAGS: \[(?P<tags>[^\]]*)\]$")
 
 
 def _ansible(*args: str) -> str:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    cmd = [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-e", "voicehive_target=localhost", *args]
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "ansible-playbook"),
+        "-i",
+        "localhost,",
+        "-e",
+        "voicehive_target=localhost",
+        *args,
+    ]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     return out.stdout
@@ -56,7 +74,9 @@ def _tasks(playbook: str) -> list[tuple[str, set[str]]]:
     return tasks
 
 
-@pytest.mark.parametrize("playbook", ["playbooks/diagnose.yml", "playbooks/remediate.yml", "playbooks/health_check.yml"])
+@pytest.mark.parametrize(
+    "playbook", ["playbooks/diagnose.yml", "playbooks/remediate.yml", "playbooks/health_check.yml"]
+)
 def test_every_task_is_tagged_with_phase_category_and_component(playbook):
     bad = []
     for name, tags in _tasks(playbook):

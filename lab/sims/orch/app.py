@@ -333,14 +333,18 @@ class Orchestrator:
     def apply_snapshot(self, old: Snapshot | None, new: Snapshot) -> None:
         """React to what changed in Kubernetes: restarts, env switches, ConfigMaps, OOM kills."""
         self.applog.level = (new.env.get("LOG_LEVEL") or "INFO").upper()
-        if old is not None and old.ok and new.template_hash and old.template_hash != new.template_hash:
+        old_pods = {p.name for p in old.pods} if old is not None and old.ok else set()
+        new_pods = {p.name for p in new.pods}
+        rollout = bool(old is not None and old.ok and new.template_hash and old.template_hash != new.template_hash)
+        replaced = bool(old_pods and new_pods and not old_pods & new_pods)  # e.g. kubectl delete pods -l app=...
+        if rollout or replaced:
             self.reset()
             changed = {k: new.env.get(k) for k in ENV_SWITCHES if old.env.get(k) != new.env.get(k)}
             self.log(
                 "INFO",
                 "orchestrator.main",
                 "application_startup",
-                reason="rollout",
+                reason="rollout" if rollout else "pods_replaced",
                 template=new.template_hash,
                 **{k.lower(): v for k, v in changed.items()},
             )

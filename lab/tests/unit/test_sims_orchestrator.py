@@ -749,6 +749,9 @@ def test_rollout_restart_logs_startup(site: Site) -> None:
     site.sync()
     log = site.log()
     assert "application_startup reason=rollout" in log and "memory_optimization_enabled" in log
+    site.kube.pods = [pod("orchestrator-new-1"), pod("orchestrator-new-2")]  # kubectl delete pods -l app=orchestrator
+    site.sync()
+    assert "application_startup reason=pods_replaced" in site.log()
 
 
 def test_tolerates_absent_kubernetes_and_traffic_loop(

@@ -427,6 +427,7 @@ class Controller:
             self._deployment_status()
             self._statefulset_status()
             self._endpoints()
+            self._autoscalers()
             self._garbage()
         if self.hooks_enabled:
             self._run_hooks()
@@ -919,6 +920,133 @@ class Controller:
         new = copy.deepcopy(existing)
         new["endpoints"], new["ports"] = body["endpoints"], body["ports"]
         self._write("discovery.k8s.io/endpointslices", existing, new)
+
+    def _autoscalers(self) -> None:
+        """HorizontalPodAutoscaler: CPU utilisation from the emulated metrics, status, and scaling."""
+        from kubesim.views import parse_cpu, pod_usage  # local import: views imports this module
+
+        for (ns, _), hpa in list(self.store.objects["autoscaling/horizontalpodautoscalers"].items()):
+            spec = hpa.get("spec") or {}
+            ref = spec.get("scaleTargetRef") or {}
+            storage = {
+                "Deployment": "apps/deployments",
+                "StatefulSet": "apps/statefulsets",
+                "ReplicaSet": "apps/replicasets",
+            }.get(ref.get("kind", ""))
+            target = self.store.peek(storage, ns, ref.get("name", "")) if storage else None
+            now = now_rfc3339()
+            status: Obj = dict(hpa.get("status") or {})
+            if target is None:
+                status.update(
+                    {
+                        "currentReplicas": 0,
+                        "desiredReplicas": 0,
+                        "conditions": [
+                            {
+                                "type": "AbleToScale",
+                                "status": "False",
+                                "reason": "FailedGetScale",
+                                "message": f"the HPA controller was unable to get the target's "
+                                f"current scale: {ref.get('kind')} {ref.get('name')} "
+                                "not found",
+                                "lastTransitionTime": now,
+                            }
+                        ],
+                    }
+                )
+            else:
+                pods = [p for p in self._owned_pods_deep(target) if pod_ready(p)]
+                current = int(target["spec"].get("replicas", 1))
+                want_util = None
+                for metric in spec.get("metrics") or []:
+                    res = metric.get("resource") or {}
+                    if res.get("name") == "cpu":
+                        want_util = (res.get("target") or {}).get("averageUtilization")
+                if spec.get("targetCPUUtilizationPercentage") is not None:
+                    want_util = spec["targetCPUUtilizationPercentage"]
+                used = sum(parse_cpu(pod_usage(p)[0]) for p in pods)
+                requested = sum(
+                    parse_cpu(str(((c.get("resources") or {}).get("requests") or {}).get("cpu", "0")))
+                    for p in pods
+                    for c in p["spec"].get("containers") or []
+                )
+                util = round(used / requested * 100) if requested else None
+                desired = current
+                if want_util and util is not None and pods:
+                    desired = max(1, -(-len(pods) * util // int(want_util)))
+                desired = max(int(spec.get("minReplicas", 1)), min(int(spec.get("maxReplicas", desired)), desired))
+                status["currentReplicas"] = int(target.get("status", {}).get("replicas", 0))
+                status["desiredReplicas"] = desired
+                if util is not None:
+                    status["currentMetrics"] = [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "current": {
+                                    "averageUtilization": util,
+                                    "averageValue": f"{int(used * 1000 / max(len(pods), 1))}m",
+                                },
+                            },
+                        }
+                    ]
+                    status["currentCPUUtilizationPercentage"] = util
+                status["conditions"] = [
+                    {
+                        "type": "AbleToScale",
+                        "status": "True",
+                        "reason": "ReadyForNewScale",
+                        "message": "recommended size matches current size",
+                        "lastTransitionTime": now,
+                    },
+                    {
+                        "type": "ScalingActive",
+                        "status": "True" if util is not None else "False",
+                        "reason": "ValidMetricFound" if util is not None else "FailedGetResourceMetric",
+                        "message": "the HPA was able to successfully calculate a replica count",
+                        "lastTransitionTime": now,
+                    },
+                ]
+                window = int(
+                    ((spec.get("behavior") or {}).get("scaleDown") or {}).get("stabilizationWindowSeconds", 300)
+                )
+                last = parse_time(status.get("lastScaleTime"))
+                if desired < current and last is not None and time.time() - last.timestamp() < window:
+                    desired = current  # scale-down stabilisation window
+                    status["desiredReplicas"] = desired
+                if desired != current:
+                    scaled = copy.deepcopy(target)
+                    scaled["spec"]["replicas"] = desired
+                    scaled["metadata"]["generation"] = target["metadata"].get("generation", 1) + 1
+                    self.store.replace(storage, scaled)  # type: ignore[arg-type]
+                    status["lastScaleTime"] = now
+                    self.event(
+                        hpa,
+                        "SuccessfulRescale",
+                        f"New size: {desired}; reason: cpu resource utilization "
+                        "(percentage of request) above/below target",
+                        component="horizontal-pod-autoscaler",
+                    )
+            old = hpa.get("status") or {}
+            keep = {k: v for k, v in status.items() if k != "conditions"}
+            old_keep = {k: v for k, v in old.items() if k != "conditions"}
+            old_conds = [(c.get("type"), c.get("status"), c.get("reason")) for c in old.get("conditions") or []]
+            new_conds = [(c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []]
+            if keep != old_keep or old_conds != new_conds:
+                new = copy.deepcopy(hpa)
+                new["status"] = status
+                self.store.replace("autoscaling/horizontalpodautoscalers", new)
+
+    def _owned_pods_deep(self, owner: Obj) -> list[Obj]:
+        """Pods of a workload, through its ReplicaSets for a Deployment."""
+        if owner["kind"] != "Deployment":
+            return self._owned_pods(owner)
+        ns, uid = owner["metadata"]["namespace"], owner["metadata"]["uid"]
+        out: list[Obj] = []
+        for (rns, _), rs in self.store.objects["apps/replicasets"].items():
+            if rns == ns and owned_by(rs, uid):
+                out.extend(self._owned_pods(rs))
+        return out
 
     def _garbage(self) -> None:
         uids: set[str] = set()

@@ -262,3 +262,57 @@ def test_api_semantics() -> None:
             DEPLOY, "vh", "d", "application/merge-patch+json", {"spec": {"selector": {"matchLabels": {"x": "y"}}}}
         )
     assert err.value.code == 422
+
+
+def test_hpa_scales_on_emulated_cpu(world: Any) -> None:
+    store, api, ctl = world
+    hpa_res = discovery.lookup("autoscaling", "v2", "horizontalpodautoscalers")
+    api.patch(
+        DEPLOY,
+        "vh",
+        "orchestrator",
+        "application/strategic-merge-patch+json",
+        {
+            "spec": {
+                "template": {
+                    "spec": {"containers": [{"name": "orchestrator", "resources": {"requests": {"cpu": "500m"}}}]}
+                }
+            }
+        },
+    )
+    ctl.settle()
+    for pod in pods(store, "orchestrator"):
+        api.patch(
+            PODS,
+            "vh",
+            pod["metadata"]["name"],
+            "application/merge-patch+json",
+            {"metadata": {"annotations": {"kubesim.voicehive.io/cpu": "700m"}}},
+        )
+    api.create(
+        hpa_res,
+        "vh",
+        {
+            "metadata": {"name": "orchestrator"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "orchestrator"},
+                "minReplicas": 2,
+                "maxReplicas": 5,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                    }
+                ],
+            },
+        },
+    )
+    ctl.reconcile()
+    hpa = store.get("autoscaling/horizontalpodautoscalers", "vh", "orchestrator")
+    assert hpa["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"] == 140
+    assert hpa["status"]["desiredReplicas"] == 5  # ceil(3 * 140 / 70) = 6, capped at maxReplicas
+    assert store.get("apps/deployments", "vh", "orchestrator")["spec"]["replicas"] == 5
+    ctl.settle()
+    # the new pods use little CPU, but scale-down waits for the stabilisation window
+    ctl.reconcile()
+    assert store.get("apps/deployments", "vh", "orchestrator")["spec"]["replicas"] == 5

@@ -9,6 +9,7 @@ separately.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import json
@@ -728,16 +729,27 @@ def test_pool_exhaustion_logged(site: Site, pg_dsn: str) -> None:
     site.kube.configmaps["database-config"]["max_connections"] = "2"
     site.sync()
     holders = [psycopg.connect(pg_dsn, autocommit=True) for _ in range(2)]
-    threads = [threading.Thread(target=c.execute, args=("SELECT pg_sleep(3)",)) for c in holders]
+
+    def hold(conn: psycopg.Connection) -> None:
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("SELECT pg_sleep(60) AS pool_holder")
+
+    threads = [threading.Thread(target=hold, args=(c,)) for c in holders]
     for t in threads:
         t.start()
     try:
-        _wait(lambda: site.metric("voicehive_connection_pool_active") >= 2, timeout=5, what="active connections")
+        _wait(lambda: site.metric("voicehive_connection_pool_active") >= 2, timeout=10, what="active connections")
+        assert site.metric("voicehive_connection_pool_max") == 2.0
         start = time.time()
         assert site.get("/api/v1/hotels/hotel-001").status_code == 200
         assert time.time() - start >= 0.5
         assert "connection_pool_exhausted active=" in site.log() and "max=2" in site.log()
     finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query = %s",
+                ("SELECT pg_sleep(60) AS pool_holder",),
+            )
         for t in threads:
             t.join()
         for c in holders:

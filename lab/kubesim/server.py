@@ -11,6 +11,7 @@ import re
 import select
 import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -229,6 +230,7 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "kubesim"
+    timeout = 300  # idle keep-alive connections are closed after 5 minutes
     sim: Kubesim  # set on the subclass by make_server
 
     # ------------------------------------------------------------------------------------------ plumbing
@@ -241,7 +243,7 @@ class Handler(BaseHTTPRequestHandler):
             except (ssl.SSLError, OSError):
                 self.close_connection = True
                 raise
-            self.connection.settimeout(None)
+            self.connection.settimeout(self.timeout)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log (requests.jsonl has it)."""
@@ -844,6 +846,13 @@ class KubesimServer(ThreadingHTTPServer):
         self.context = context
         self.shutting_down = False
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that hang up or fail the TLS handshake (port probes); log anything else."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ssl.SSLError, ConnectionError, TimeoutError, OSError)):
+            return
+        LOG.exception("error while serving %s", client_address)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()

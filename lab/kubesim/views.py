@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import os
 import re
 import time
@@ -303,7 +304,7 @@ def authenticate_token(
     store: Store, issuer: TokenIssuer, admin_token: str, token: str, audiences: list[str] | None = None
 ) -> tuple[Obj | None, list[str], str]:
     """Resolve a bearer token: (user info or None, audiences, error)."""
-    if admin_token and token == admin_token:
+    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return (
             {"username": "kubesim-admin", "uid": "kubesim-admin", "groups": ["system:masters", "system:authenticated"]},
             audiences or DEFAULT_AUDIENCES,

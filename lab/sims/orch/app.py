@@ -457,7 +457,7 @@ class Orchestrator:
         return self.cache.get("vault", run)
 
     def vault_read(self, mount: str, path: str) -> dict[str, Any] | None:
-        """Read a KV v2 secret; ``None`` when absent; :class:`PMSError`-free ``RuntimeError`` on Vault trouble."""
+        """Read a KV v2 secret; ``None`` when absent; ``RuntimeError(reason)`` when Vault cannot answer."""
         try:
             resp = self.http.get(
                 f"{self.vault_url}/v1/{mount}/data/{path}", headers={"X-Vault-Token": self.vault_token()}, timeout=1.0

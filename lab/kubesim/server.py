@@ -293,6 +293,9 @@ class Handler(BaseHTTPRequestHandler):
             data = body.encode() if isinstance(body, str) else body
         else:
             data = json.dumps(body, separators=(",", ":")).encode()
+        self._code = code
+        if not self._logged:
+            self._log(code)
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -301,29 +304,30 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        self._code = code
 
     def _error(self, exc: ApiError) -> None:
         self._send(exc.code, exc.status())
 
     # ------------------------------------------------------------------------------------------ dispatch
     def _dispatch(self) -> None:
-        started = time.monotonic()
+        self._started = time.monotonic()
         self._code = 0
+        self._logged = False
         self._audit_id = base64.b32encode(os.urandom(10)).decode().lower()
         url = urllib.parse.urlsplit(self.path)
-        path = url.path
+        self._url_path = url.path
         self.params = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
-        route = parse_path(path)
+        route = parse_path(url.path)
+        self._route_info = route
         self.user = ""
-        verb = self.command.lower()
+        self._verb_name = self.command.lower()
         try:
             body = self._read_body() if self.command in ("POST", "PUT", "PATCH", "DELETE") else b""
-            verb = self._verb(route)
-            user = self._authenticate(path)
+            self._verb_name = self._verb(route)
+            user = self._authenticate(url.path)
             self.user = user.get("username", "") if user else ""
             self.user_info = user or {}
-            self._route(path, route, body)
+            self._route(url.path, route, body)
         except ApiError as exc:
             self._error(exc)
         except (BrokenPipeError, ConnectionResetError):
@@ -332,25 +336,32 @@ class Handler(BaseHTTPRequestHandler):
             LOG.exception("internal error on %s %s", self.command, self.path)
             self._error(ApiError(500, "InternalError", f"Internal error occurred: {exc}"))
         finally:
-            res = route.res
-            self.sim.log_request(
-                {
-                    "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-                    + f".{int(time.time() * 1000) % 1000:03d}Z",
-                    "method": self.command,
-                    "path": path,
-                    "verb": verb,
-                    "group": res.group if res else route.group,
-                    "version": route.version,
-                    "resource": route.plural,
-                    "subresource": route.subresource,
-                    "namespace": route.namespace,
-                    "name": route.name,
-                    "user": self.user,
-                    "code": self._code,
-                    "ms": round((time.monotonic() - started) * 1000, 2),
-                }
-            )
+            if not self._logged:
+                self._log(self._code)
+
+    def _log(self, code: int) -> None:
+        """Write this request's line to the request log (before the response goes out)."""
+        self._logged = True
+        route = self._route_info
+        res = route.res
+        now = time.time()
+        self.sim.log_request(
+            {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
+                "method": self.command,
+                "path": self._url_path,
+                "verb": self._verb_name,
+                "group": res.group if res else route.group,
+                "version": route.version,
+                "resource": route.plural,
+                "subresource": route.subresource,
+                "namespace": route.namespace,
+                "name": route.name,
+                "user": self.user,
+                "code": code,
+                "ms": round((time.monotonic() - self._started) * 1000, 2),
+            }
+        )
 
     def _verb(self, route: Route) -> str:
         method = self.command
@@ -746,6 +757,9 @@ class Handler(BaseHTTPRequestHandler):
                     raise bad_request(f"invalid resource version {rv_param!r}") from None
                 if store.events_since(cursor) is None:
                     cursor = -1
+        self._code = 200
+        if not self._logged:
+            self._log(200)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import random
 import re
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from kubesim import patch as patches
 from kubesim.discovery import Resource, by_storage, lookup
 from kubesim.selectors import selector_from_match_labels, selector_string
-from kubesim.store import ApiError, Obj, Store, conflict, not_found, now_rfc3339
+from kubesim.store import ApiError, Obj, Store, conflict, not_found, now_rfc3339, parse_time
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -210,6 +211,20 @@ def apply_defaults(store: Store, res: Resource, obj: Obj) -> None:
         pass
     elif kind == "HorizontalPodAutoscaler" and isinstance(spec, dict):
         spec.setdefault("minReplicas", 1)
+    elif kind == "Lease" and isinstance(spec, dict):
+        for field in ("acquireTime", "renewTime"):
+            if spec.get(field):
+                spec[field] = micro_time(spec[field], f"spec.{field}")
+
+
+def micro_time(value: Any, field: str) -> str:
+    """Normalise an RFC 3339 time to the MicroTime wire format ``2026-11-28T10:00:00.000000Z`` (400 if invalid)."""
+    when = parse_time(value) if isinstance(value, str) else None
+    if when is None:
+        raise bad_request(f"{field}: parsing time {value!r} as RFC 3339: cannot parse")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # ---------------------------------------------------------------------------------------------- validation

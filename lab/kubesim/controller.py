@@ -303,6 +303,20 @@ class Controller:
         meta = obj["metadata"]
         ns = meta.get("namespace") or "default"
         ts = now_rfc3339()
+        for (ens, _), existing in self.store.objects["events"].items():
+            inv = existing.get("involvedObject") or {}
+            if (
+                ens == ns
+                and inv.get("uid") == meta.get("uid")
+                and existing.get("reason") == reason
+                and existing.get("message") == message
+                and existing.get("type") == etype
+            ):
+                bumped = copy.deepcopy(existing)  # aggregate like the apiserver's event correlator
+                bumped["count"] = int(existing.get("count") or 1) + 1
+                bumped["lastTimestamp"] = ts
+                self.store.replace("events", bumped)
+                return
         name = f"{meta['name']}.{time.time_ns():x}"
         while self.store.peek("events", ns, name) is not None:
             name = f"{meta['name']}.{time.time_ns() + 1:x}"

@@ -316,3 +316,30 @@ def test_hpa_scales_on_emulated_cpu(world: Any) -> None:
     # the new pods use little CPU, but scale-down waits for the stabilisation window
     ctl.reconcile()
     assert store.get("apps/deployments", "vh", "orchestrator")["spec"]["replicas"] == 5
+
+
+def test_lease_microtime_and_event_aggregation(world: Any) -> None:
+    store, api, ctl = world
+    leases = discovery.lookup("coordination.k8s.io", "v1", "leases")
+    lease = api.create(
+        leases,
+        "vh",
+        {
+            "metadata": {"name": "lock"},
+            "spec": {"holderIdentity": "a", "leaseDurationSeconds": 30, "renewTime": "2026-11-28T10:00:00Z"},
+        },
+    )
+    assert lease["spec"]["renewTime"] == "2026-11-28T10:00:00.000000Z"
+    with pytest.raises(ApiError) as err:
+        api.patch(leases, "vh", "lock", "application/merge-patch+json", {"spec": {"renewTime": "yesterday"}})
+    assert err.value.code == 400
+    with pytest.raises(ApiError) as err:
+        api.patch(leases, "vh", "lock", "application/merge-patch+json", {"spec": {"leaseDurationSeconds": 0}})
+    assert err.value.code == 422
+    pod = pods(store, "orchestrator")[0]
+    before = len(store.list("events", "vh")[0])
+    for _ in range(3):
+        ctl.event(pod, "BackOff", "Back-off restarting failed container", "Warning", component="kubelet")
+    events = [e for e in store.list("events", "vh")[0] if e["reason"] == "BackOff"]
+    assert len(events) == 1 and events[0]["count"] == 3
+    assert len(store.list("events", "vh")[0]) == before + 1

@@ -74,7 +74,7 @@ class Kube:
     def configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
 
-    def patch_configmap(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, Any]:
+    def patch_configmap(self, namespace: str, name: str, data: dict[str, str | None]) -> dict[str, Any]:
         return self.merge_patch(f"/api/v1/namespaces/{namespace}/configmaps/{name}", {"data": data})
 
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:

@@ -8,7 +8,7 @@ import pwd
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import paths
@@ -150,7 +150,7 @@ def stop(name: str, marker: str, *, sig: int = signal.SIGTERM, timeout: float = 
     return True
 
 
-def wait_for(check, timeout: float, interval: float = 0.2) -> bool:  # type: ignore[no-untyped-def]
+def wait_for(check: Callable[[], object], timeout: float, interval: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -79,11 +79,11 @@ def restore_configmap(kube: Kube, namespace: str, name: str, data: dict[str, str
             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data},
         )
         return
-    patch: dict[str, Any] = dict(data)
+    patch: dict[str, str | None] = dict(data)
     for key in current.get("data") or {}:
         if key not in data:
             patch[key] = None
-    kube.patch_configmap(namespace, name, patch)  # type: ignore[arg-type]
+    kube.patch_configmap(namespace, name, patch)
 
 
 # --- Redis circuit breakers (the orchestrator's own keys, contract) -------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -56,7 +57,7 @@ class KubesimService(Service):
     start_timeout = 30.0
 
     @property
-    def config_path(self):  # type: ignore[no-untyped-def]
+    def config_path(self) -> Path:
         return paths.STATE / "kubesim" / "config.json"
 
     def available(self) -> bool:

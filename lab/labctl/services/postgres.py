@@ -8,6 +8,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -83,17 +84,17 @@ class PostgresService(Service):
         self.start_timeout = 40.0
 
     @property
-    def data(self):  # type: ignore[no-untyped-def]
+    def data(self) -> Path:
         return self.state / "data"
 
     @property
-    def socket_dir(self):  # type: ignore[no-untyped-def]
+    def socket_dir(self) -> Path:
         return self.state / "run"
 
     def markers(self) -> list[str]:
         return [str(self.data), "postgres"]
 
-    def _chown(self, path) -> None:  # type: ignore[no-untyped-def]
+    def _chown(self, path: Path) -> None:
         if os.geteuid() == 0:
             entry = pwd.getpwnam(OS_USER)
             os.chown(path, entry.pw_uid, entry.pw_gid)
@@ -237,8 +238,10 @@ class PostgresService(Service):
         self.seed(secrets)
         with self.admin(DB) as conn:
             conn.execute("SELECT pg_stat_statements_reset()")
+        if self.name == "postgres-primary":
+            self.dump(paths.BACKUPS / "voicehive-latest.sql")
 
-    def dump(self, target) -> None:  # type: ignore[no-untyped-def]
+    def dump(self, target: Path) -> None:
         """pg_dump of the voicehive database (plain SQL) for the DR restore story."""
         tmp = target.with_suffix(".tmp")
         with open(tmp, "wb") as out:

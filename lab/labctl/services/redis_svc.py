@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import redis
 
@@ -99,7 +100,7 @@ class RedisService(Service):
     def markers(self) -> list[str]:
         return [f":{self.port}", "redis-server"]
 
-    def conf_path(self):  # type: ignore[no-untyped-def]
+    def conf_path(self) -> Path:
         return self.state / "redis.conf"
 
     def prepare(self, secrets: dict[str, str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -112,7 +113,7 @@ class SimService(Service):
         self.start_timeout = 20.0
 
     @property
-    def config_path(self):  # type: ignore[no-untyped-def]
+    def config_path(self) -> Path:
         return paths.STATE / "sims" / f"{self.name}.json"
 
     def markers(self) -> list[str]:

@@ -11,6 +11,7 @@ NS = "voicehive"
 SERVICES = ("redis", "postgresql")
 DNS_NS = "kube-system"
 DNS_PODS = "k8s-app=kube-dns"
+DEFAULT_SELECTORS = {"redis": {"app": "redis"}, "postgresql": {"app": "postgresql"}}
 
 
 def endpoints_path(name: str) -> str:
@@ -27,24 +28,39 @@ def has_addresses(ctx: Context, name: str) -> bool:
 
 
 class ServiceDiscovery(Fault):
+    """A bad deploy dropped the selectors of Services redis and postgresql: their Endpoints are empty.
+
+    Kubernetes leaves the Endpoints of a selector-less Service alone, so they stay empty until the
+    Service definition (with its selector) is applied again — the guide's "Update Service
+    Configuration". CoreDNS pods are NotReady on top (the guide's "Restart CoreDNS").
+    """
+
     name = "service-discovery"
-    summary = "Services redis and postgresql with empty Endpoints (manual endpoints), CoreDNS pods NotReady"
+    summary = "Services redis and postgresql lost their selectors (empty Endpoints); CoreDNS pods NotReady"
     guide = "Network Issues / Service Discovery Problems"
 
     def inject(self, ctx: Context) -> dict[str, Any]:
+        selectors: dict[str, Any] = {}
         for name in SERVICES:
-            if ctx.kube.get(service_path(name)) is None:
+            service = ctx.kube.get(service_path(name))
+            if service is None:
                 continue
-            ctx.kube.merge_patch(service_path(name), {"metadata": {"annotations": {ops.MANUAL_ENDPOINTS: "true"}}})
+            selectors[name] = (service.get("spec") or {}).get("selector")
+            ctx.kube.merge_patch(service_path(name), {"spec": {"selector": None}})
             ctx.kube.merge_patch(endpoints_path(name), {"subsets": None})
         ops.set_pod_annotations(ctx.kube, DNS_NS, DNS_PODS, {ops.CONDITION: "NotReady"})
-        return {"services": list(SERVICES)}
+        return {"selectors": selectors}
 
     def clear(self, ctx: Context, record: dict[str, Any]) -> None:
+        recorded = record.get("selectors") or {}
         for name in SERVICES:
-            if ctx.kube.get(service_path(name)) is not None:
-                # the controller fills Endpoints again once the Service is no longer manual
-                ctx.kube.merge_patch(service_path(name), {"metadata": {"annotations": {ops.MANUAL_ENDPOINTS: None}}})
+            service = ctx.kube.get(service_path(name))
+            if service is None:
+                continue
+            selector = recorded.get(name) or DEFAULT_SELECTORS[name]
+            if (service.get("spec") or {}).get("selector") != selector:
+                # the controller fills the Endpoints again from the selector's ready pods
+                ctx.kube.merge_patch(service_path(name), {"spec": {"selector": selector}})
         ops.drop_pod_annotations(ctx.kube, DNS_NS, DNS_PODS, [ops.CONDITION])
 
     def active(self, ctx: Context) -> bool:

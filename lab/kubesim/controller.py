@@ -631,6 +631,9 @@ class Controller:
             spec = new.setdefault("spec", {})
             first_start = not pod.get("status", {}).get("startTime")
             if not spec.get("nodeName"):
+                if node is None or (node.get("spec") or {}).get("unschedulable"):
+                    self._unschedulable(pod)
+                    continue
                 spec["nodeName"] = NODE_NAME
                 self.event(
                     pod,
@@ -686,6 +689,30 @@ class Controller:
                     "Warning",
                     component="kubelet",
                 )
+
+    def _unschedulable(self, pod: Obj) -> None:
+        """Leave the pod Pending with PodScheduled=False (the only node is cordoned or missing)."""
+        message = "0/1 nodes are available: 1 node(s) were unschedulable."
+        conds = (pod.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable" for c in conds):
+            return
+        new = copy.deepcopy(pod)
+        new["status"] = {
+            "phase": "Pending",
+            "qosClass": qos_class(pod),
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": message,
+                    "lastProbeTime": None,
+                    "lastTransitionTime": now_rfc3339(),
+                }
+            ],
+        }
+        self.store.replace("/pods", new)
+        self.event(pod, "FailedScheduling", message, "Warning", component="default-scheduler")
 
     def _replicaset_status(self) -> None:
         for (_ns, _), rs in list(self.store.objects["apps/replicasets"].items()):

@@ -49,6 +49,7 @@ def world() -> tuple[Store, Api, Controller]:
     api = Api(store)
     ctl = Controller(store)
     api.create(NS, "", {"metadata": {"name": "vh"}})
+    api.create(discovery.lookup("", "v1", "nodes"), "", {"metadata": {"name": "kubesim-node-1"}, "spec": {}})
     api.create(DEPLOY, "vh", workload("Deployment", "orchestrator", 3, {"app": "orchestrator"}))
     api.create(STS, "vh", workload("StatefulSet", "postgresql", 1, {"app": "postgresql"}))
     api.create(
@@ -343,3 +344,19 @@ def test_lease_microtime_and_event_aggregation(world: Any) -> None:
     events = [e for e in store.list("events", "vh")[0] if e["reason"] == "BackOff"]
     assert len(events) == 1 and events[0]["count"] == 3
     assert len(store.list("events", "vh")[0]) == before + 1
+
+
+def test_cordoned_node_leaves_new_pods_pending(world: Any) -> None:
+    store, api, ctl = world
+    nodes = discovery.lookup("", "v1", "nodes")
+    api.patch(nodes, "", "kubesim-node-1", "application/merge-patch+json", {"spec": {"unschedulable": True}})
+    victim = pods(store, "orchestrator")[0]["metadata"]["name"]
+    api.delete(PODS, "vh", victim)
+    ctl.settle()
+    pending = [p for p in pods(store, "orchestrator") if p["status"]["phase"] == "Pending"]
+    assert len(pending) == 1 and not pending[0]["spec"].get("nodeName")
+    assert pending[0]["status"]["conditions"][0]["reason"] == "Unschedulable"
+    assert store.get("apps/deployments", "vh", "orchestrator")["status"]["readyReplicas"] == 2
+    api.patch(nodes, "", "kubesim-node-1", "application/merge-patch+json", {"spec": {"unschedulable": None}})
+    ctl.settle()
+    assert all(pod_ready(p) for p in pods(store, "orchestrator"))

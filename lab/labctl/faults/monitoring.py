@@ -27,12 +27,15 @@ def orchestrator_target(site: str = "lab") -> dict[str, Any] | None:
     return None
 
 
-def break_scrape_config(text: str) -> str:
-    """Point every target of the voicehive-orchestrator jobs at the wrong port."""
+def break_scrape_config(text: str, site: str = "lab") -> str:
+    """Point the primary site's orchestrator targets (job voicehive-orchestrator) at the wrong port."""
     doc = yaml.safe_load(text)
     for job in doc.get("scrape_configs") or []:
         if str(job.get("job_name", "")).startswith("voicehive-orchestrator"):
             for static in job.get("static_configs") or []:
+                labels = static.get("labels") or {}
+                if labels.get("site", site) != site or any("18090" in str(t) for t in static["targets"]):
+                    continue
                 static["targets"] = [re.sub(r":\d+$", "", str(t)) + f":{WRONG_PORT}" for t in static["targets"]]
     return yaml.safe_dump(doc, sort_keys=False)
 

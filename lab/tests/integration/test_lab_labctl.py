@@ -52,7 +52,7 @@ def test_targets_and_grouping_from_configmaps() -> None:
     }
     assert promsync.targets_from_configmap(cm)[0] == {"lab": "127.0.0.1:18080", "lab-dr": "127.0.0.1:18090"}
     broken = {"data": {"prometheus.yml": monitoring_faults.break_scrape_config(cm["data"]["prometheus.yml"])}}
-    assert promsync.targets_from_configmap(broken)[0] == {"lab": "127.0.0.1:8000", "lab-dr": "127.0.0.1:8000"}
+    assert promsync.targets_from_configmap(broken)[0] == {"lab": "127.0.0.1:8000", "lab-dr": "127.0.0.1:18090"}
     assert promsync.grouping_from_configmap({"data": {"group_wait": "0s"}}) == {"group_wait": "0s"}
     am = {"data": {"alertmanager.yml": "route:\n  group_wait: 45s\n"}}
     assert promsync.grouping_from_configmap(am) == {"group_wait": "45s"}

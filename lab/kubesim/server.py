@@ -527,7 +527,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if sub == "log":
             text = views.pod_log(store, self.sim.log_sources, ns, route.name, self.params)
-            self._send(200, text, "text/plain")
+            if self.params.get("follow", "false").lower() in ("true", "1"):
+                self._follow_log(ns, route.name, text)
+            else:
+                self._send(200, text, "text/plain")
             return
         if sub == "token":
             self._send(201, views.token_request(store, self.sim.issuer, ns, route.name, self._parse_body(body)))
@@ -799,6 +802,41 @@ class Handler(BaseHTTPRequestHandler):
                 store.wait_for_change(cursor, min(2.0, max(0.0, deadline - time.monotonic())))
                 if self.server.shutting_down or self._client_gone():  # type: ignore[attr-defined]
                     return
+        self._write_chunk(b"")
+
+    def _follow_log(self, ns: str, name: str, text: str) -> None:
+        """``logs -f``: stream the log, then what is appended to its file, until the client or the pod goes."""
+        self._code = 200
+        if not self._logged:
+            self._log(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if text:
+            self._write_chunk(text.encode())
+        pod = self.sim.store.get("/pods", ns, name)
+        source = views.log_file_for(self.sim.log_sources, pod) if pod else None
+        uid = pod["metadata"]["uid"] if pod else ""
+        offset = os.path.getsize(source) if source and os.path.exists(source) else 0
+        deadline = time.monotonic() + DEFAULT_WATCH_TIMEOUT
+        while time.monotonic() < deadline and not self.server.shutting_down:  # type: ignore[attr-defined]
+            time.sleep(0.5)
+            if self._client_gone():
+                return
+            current = self.sim.store.get("/pods", ns, name)
+            if current is None or current["metadata"]["uid"] != uid:
+                break
+            if source and os.path.exists(source):
+                size = os.path.getsize(source)
+                if size < offset:
+                    offset = 0
+                if size > offset:
+                    with open(source, "rb") as fh:
+                        fh.seek(offset)
+                        data = fh.read(size - offset)
+                    offset = size
+                    self._write_chunk(data)
         self._write_chunk(b"")
 
     def _client_gone(self) -> bool:

@@ -65,6 +65,17 @@ def _line_time(line: str) -> dt.datetime | None:
     return when
 
 
+def log_file_for(sources: list[PodLogSource], pod: Obj) -> str | None:
+    """The configured log file of a pod, if any."""
+    labels = pod["metadata"].get("labels") or {}
+    for source in sources:
+        if source.namespace and source.namespace != pod["metadata"].get("namespace"):
+            continue
+        if labels_match(parse_label_selector(source.selector), labels):
+            return source.file
+    return None
+
+
 def pod_log(store: Store, sources: list[PodLogSource], namespace: str, name: str, params: dict[str, str]) -> str:
     """The text of ``GET pods/<name>/log`` honouring container/previous/tailLines/sinceSeconds/limitBytes."""
     pod = store.get("/pods", namespace, name)
@@ -91,14 +102,8 @@ def pod_log(store: Store, sources: list[PodLogSource], namespace: str, name: str
     started = (
         status.get("state", {}).get("running", {}).get("startedAt") or pod["status"].get("startTime") or now_rfc3339()
     )
-    lines: list[str] | None = None
-    labels = pod["metadata"].get("labels") or {}
-    for source in sources:
-        if source.namespace and source.namespace != namespace:
-            continue
-        if labels_match(parse_label_selector(source.selector), labels):
-            lines = _read_tail(source.file)
-            break
+    source = log_file_for(sources, pod)
+    lines: list[str] | None = _read_tail(source) if source else None
     if lines is None or previous:
         lines = [
             f"{started} INFO Starting {container} (image {image})",

@@ -60,6 +60,10 @@ class KubesimProc:
         return f"https://127.0.0.1:{self.port}"
 
     @property
+    def kubectl_bin(self) -> str:
+        return KUBECTL
+
+    @property
     def kubeconfig(self) -> Path:
         return self.state / "kubeconfig"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import time
 from typing import Any
 
 
@@ -411,3 +413,26 @@ def test_request_log(kubesim: Any) -> None:
         "code",
     } <= set(hit[-1])
     assert any(e["verb"] == "watch" for e in entries)
+
+
+def test_logs_follow_streams_appended_lines(kubesim: Any) -> None:
+    log = kubesim.state / "orchestrator" / "lab.log"
+    original = log.read_text()
+    proc = subprocess.Popen(
+        [kubesim.kubectl_bin, "logs", "-f", "deploy/orchestrator", "-n", "voicehive", "--tail=1"],
+        env=kubesim.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "orchestrator line 5" in proc.stdout.readline()
+        time.sleep(0.3)
+        with log.open("a") as fh:
+            fh.write("2026-11-28T10:00:09Z INFO followed line\n")
+        assert proc.stdout.readline().strip() == "2026-11-28T10:00:09Z INFO followed line"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.write_text(original)

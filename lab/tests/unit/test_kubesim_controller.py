@@ -360,3 +360,30 @@ def test_cordoned_node_leaves_new_pods_pending(world: Any) -> None:
     api.patch(nodes, "", "kubesim-node-1", "application/merge-patch+json", {"spec": {"unschedulable": None}})
     ctl.settle()
     assert all(pod_ready(p) for p in pods(store, "orchestrator"))
+
+
+def test_statefulset_scale_and_rolling_update(world: Any) -> None:
+    store, api, ctl = world
+    api.update_scale(STS, "vh", "postgresql", "application/merge-patch+json", {"spec": {"replicas": 3}})
+    ctl.settle()
+    assert sorted(p["metadata"]["name"] for p in pods(store, "postgresql")) == [
+        "postgresql-0",
+        "postgresql-1",
+        "postgresql-2",
+    ]
+    uids = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(store, "postgresql")}
+    api.patch(
+        STS,
+        "vh",
+        "postgresql",
+        "application/strategic-merge-patch+json",
+        {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "t"}}}}},
+    )
+    ctl.settle(rounds=50)
+    after = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(store, "postgresql")}
+    assert set(after) == set(uids) and all(after[n] != uids[n] for n in uids)
+    status = store.get("apps/statefulsets", "vh", "postgresql")["status"]
+    assert status["currentRevision"] == status["updateRevision"] and status["readyReplicas"] == 3
+    api.update_scale(STS, "vh", "postgresql", "application/merge-patch+json", {"spec": {"replicas": 1}})
+    ctl.settle()
+    assert [p["metadata"]["name"] for p in pods(store, "postgresql")] == ["postgresql-0"]

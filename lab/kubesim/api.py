@@ -638,6 +638,8 @@ class Api:
                                 self.store.delete(storage, obj_ns, obj_name)
                 else:
                     self._cascade(obj["metadata"]["uid"], ns, policy)
+                if res.kind == "Service":
+                    self.store.delete("/endpoints", ns, name)  # what the endpoints controller does
             gone = self.store.delete(res.storage_key, ns, name, dry_run=dry_run)
             assert gone is not None
             if res.plural in RETURN_DELETED:

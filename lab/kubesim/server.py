@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from kubesim import discovery, protobuf, table, views
+from kubesim import discovery, protobuf, rbac, table, views
 from kubesim import patch as patches
 from kubesim.api import Api, bad_request, to_version
 from kubesim.controller import Controller
@@ -137,6 +137,7 @@ class Kubesim:
             os.makedirs(os.path.dirname(os.path.abspath(self.request_log_path)), exist_ok=True)
             self._log_fh = open(self.request_log_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
         self.server_address = "127.0.0.1:0"
+        self.authorization: str = config.get("authorization") or "AlwaysAllow"
 
     # ------------------------------------------------------------------------------------------ state
     def secrets(self) -> dict[str, Any]:
@@ -415,6 +416,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/openid/v1/jwks":
             self._send(200, _jwks(self.sim.issuer))
             return
+        if path == "/openapi/v2":
+            self._openapi_v2()
+            return
         if path == "/openapi/v3" or path == "/openapi/v3/":
             self._send(200, discovery.openapi_v3_root())
             return
@@ -428,6 +432,18 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if not discovery.is_known_group_version(route.group, route.version) or route.res is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if self.sim.authorization == "RBAC":
+            attrs = rbac.Attributes(
+                self._verb(route), route.res.group, route.plural, route.subresource, route.namespace, route.name
+            )
+            ok, _reason = rbac.allowed(self.sim.store, self.user_info, attrs)
+            if not ok:
+                raise ApiError(
+                    403,
+                    "Forbidden",
+                    rbac.forbidden_message(self.user_info, attrs),
+                    {"name": route.name, "group": route.res.group, "kind": route.plural},
+                )
         self._resource(route, body)
 
     # ------------------------------------------------------------------------------------------ non-resource
@@ -444,6 +460,24 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, {"status": "ok"})
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def _openapi_v2(self) -> None:
+        """An empty swagger 2.0 document (protobuf or JSON): kubectl's client-side validation finds no schema
+        for any kind and skips it (that is what it does for kinds missing from a real server's spec)."""
+        version = discovery.SERVER_VERSION["gitVersion"]
+        if "protobuf" in self.headers.get("Accept", ""):
+
+            def field(num: int, data: bytes) -> bytes:
+                return bytes([num << 3 | 2, len(data)]) + data
+
+            info = field(1, b"Kubernetes") + field(2, version.encode())
+            self._send(
+                200, field(1, b"2.0") + field(2, info), "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+            )
+            return
+        self._send(
+            200, {"swagger": "2.0", "info": {"title": "Kubernetes", "version": version}, "paths": {}, "definitions": {}}
+        )
 
     def _openapi(self, rest: str) -> None:
         parts = rest.strip("/").split("/")
@@ -708,6 +742,14 @@ class Handler(BaseHTTPRequestHandler):
             out = views.token_review(self.sim.store, self.sim.issuer, self.sim.admin_token, body)
         else:
             out = views.access_review(res.kind, res.group_version, body, self.user_info)
+            if self.sim.authorization == "RBAC" and res.kind in ("SelfSubjectAccessReview", "SubjectAccessReview"):
+                spec = (body or {}).get("spec") or {}
+                who = (
+                    self.user_info
+                    if res.kind == "SelfSubjectAccessReview"
+                    else {"username": spec.get("user", ""), "groups": spec.get("groups") or []}
+                )
+                out["status"] = rbac.review_status(self.sim.store, who, spec)
         self._send(201, out)
 
     # ------------------------------------------------------------------------------------------ watch

@@ -231,3 +231,22 @@ def fresh_kubesim(tmp_path: Path) -> Iterator[KubesimProc]:
     sim.start()
     yield sim
     sim.stop()
+
+
+@pytest.fixture
+def kubesim_factory(tmp_path: Path) -> Iterator[Any]:
+    """Start kubesims of the test's own, with config overrides: ``factory(authorization="RBAC")``."""
+    started: list[KubesimProc] = []
+
+    def start(**overrides: Any) -> KubesimProc:
+        sim = make_kubesim(tmp_path / f"state{len(started)}")
+        config = json.loads(sim.config.read_text())
+        config.update(overrides)
+        sim.config.write_text(json.dumps(config))
+        sim.start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()

@@ -28,6 +28,11 @@ def clear_discovery_cache() -> None:
 
 def bring_up(svc: Service, secrets: dict[str, str], *, reseed: bool = False) -> tuple[str, str]:
     """Start one service unless it is already healthy; wait for it; seed it. Returns (result, detail)."""
+    with proc.service_lock(svc.name):
+        return _bring_up(svc, secrets, reseed=reseed)
+
+
+def _bring_up(svc: Service, secrets: dict[str, str], *, reseed: bool) -> tuple[str, str]:
     if not svc.available():
         return "skipped", "program not in the checkout yet"
     if svc.safe_healthy(secrets):
@@ -40,7 +45,7 @@ def bring_up(svc: Service, secrets: dict[str, str], *, reseed: bool = False) -> 
         # a process of ours that is still booting, or is wedged: give it a moment, then replace it
         if proc.wait_for(lambda: svc.healthy(secrets), 5.0):
             return "healthy", "already running"
-        svc.stop()
+        svc.stop_unlocked()
     started = time.monotonic()
     svc.start(secrets)
     if not proc.wait_for(lambda: svc.booted(secrets), svc.start_timeout):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pwd
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from . import paths
@@ -148,6 +149,18 @@ def stop(name: str, marker: str, *, sig: int = signal.SIGTERM, timeout: float = 
             os.killpg(pgid, signal.SIGTERM)
     pid_file(name).unlink(missing_ok=True)
     return True
+
+
+@contextlib.contextmanager
+def service_lock(name: str) -> Iterator[None]:
+    """Serialise start/stop of one service across processes (lab up, faults, kubesim hooks)."""
+    paths.ensure_base()
+    with open(paths.PIDS / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def wait_for(check: Callable[[], object], timeout: float, interval: float = 0.2) -> bool:

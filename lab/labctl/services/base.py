@@ -84,6 +84,11 @@ class Service:
         )
 
     def stop(self, timeout: float = 10.0) -> bool:
+        with proc.service_lock(self.name):
+            return self.stop_unlocked(timeout)
+
+    def stop_unlocked(self, timeout: float = 10.0) -> bool:
+        """Stop our process (caller holds the service lock)."""
         if self.pid() is None:
             proc.pid_file(self.name).unlink(missing_ok=True)
             return False

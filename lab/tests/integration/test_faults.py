@@ -11,6 +11,7 @@ import base64
 import json
 import socket
 import subprocess
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -434,9 +435,10 @@ def test_reapplied_scrape_config_and_prometheus_restart_restore_metrics(lab_chec
     try:
         wait_for(lambda: (t := prom_target("lab")) and t["health"] == "down", 30, 1, "target down")
         lab_checks.kube.merge_patch("/api/v1/namespaces/monitoring/configmaps/prometheus-config", {"data": good})
+        restarted_at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()) + f"-{time.monotonic_ns()}"
         lab_checks.kube.merge_patch(
             "/apis/apps/v1/namespaces/monitoring/deployments/prometheus",
-            {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "now"}}}}},
+            {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": restarted_at}}}}},
         )
         wait_for(lambda: (t := prom_target("lab")) and ":18080/" in t["scrapeUrl"], 40, 1, "config reloaded")
         wait_for(lambda: (t := prom_target("lab")) and t["health"] == "up", 30, 1, "target up again")

@@ -139,9 +139,9 @@ def _default_pod_spec(spec: Obj) -> None:
     for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
         if not isinstance(container, dict):
             continue
-        container.setdefault(
-            "imagePullPolicy", "Always" if str(container.get("image", "")).endswith(":latest") else "IfNotPresent"
-        )
+        image = str(container.get("image", ""))
+        untagged = ":" not in image.rsplit("/", 1)[-1] and "@" not in image
+        container.setdefault("imagePullPolicy", "Always" if untagged or image.endswith(":latest") else "IfNotPresent")
         container.setdefault("terminationMessagePath", "/dev/termination-log")
         container.setdefault("terminationMessagePolicy", "File")
         container.setdefault("resources", {})

@@ -194,6 +194,65 @@ M: dict[str, dict[int, F]] = {
         4: ("renewTime", "microtime", False),
         5: ("leaseTransitions", "int", False),
     },
+    "Role": {1: ("metadata", "ObjectMeta", False), 2: ("rules", "PolicyRule", True)},
+    "ClusterRole": {
+        1: ("metadata", "ObjectMeta", False),
+        2: ("rules", "PolicyRule", True),
+        3: ("aggregationRule", "AggregationRule", False),
+    },
+    "AggregationRule": {1: ("clusterRoleSelectors", "LabelSelector", True)},
+    "PolicyRule": {
+        1: ("verbs", "string", True),
+        2: ("apiGroups", "string", True),
+        3: ("resources", "string", True),
+        4: ("resourceNames", "string", True),
+        5: ("nonResourceURLs", "string", True),
+    },
+    "RoleBinding": {
+        1: ("metadata", "ObjectMeta", False),
+        2: ("subjects", "Subject", True),
+        3: ("roleRef", "RoleRef", False),
+    },
+    "ClusterRoleBinding": {
+        1: ("metadata", "ObjectMeta", False),
+        2: ("subjects", "Subject", True),
+        3: ("roleRef", "RoleRef", False),
+    },
+    "Subject": {
+        1: ("kind", "string", False),
+        2: ("apiGroup", "string", False),
+        3: ("name", "string", False),
+        4: ("namespace", "string", False),
+    },
+    "RoleRef": {1: ("apiGroup", "string", False), 2: ("kind", "string", False), 3: ("name", "string", False)},
+    "Pod": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodSpec", False)},
+    "HorizontalPodAutoscaler": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "HPASpecV2", False)},
+    "HorizontalPodAutoscaler@autoscaling/v1": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "HPASpecV1", False)},
+    "HPASpecV2": {
+        1: ("scaleTargetRef", "CrossVersionObjectReference", False),
+        2: ("minReplicas", "int", False),
+        3: ("maxReplicas", "int", False),
+        4: ("metrics", "MetricSpec", True),
+    },
+    "HPASpecV1": {
+        1: ("scaleTargetRef", "CrossVersionObjectReference", False),
+        2: ("minReplicas", "int", False),
+        3: ("maxReplicas", "int", False),
+        4: ("targetCPUUtilizationPercentage", "int", False),
+    },
+    "CrossVersionObjectReference": {
+        1: ("kind", "string", False),
+        2: ("name", "string", False),
+        3: ("apiVersion", "string", False),
+    },
+    "MetricSpec": {1: ("type", "string", False), 4: ("resource", "ResourceMetricSource", False)},
+    "ResourceMetricSource": {1: ("name", "string", False), 2: ("target", "MetricTarget", False)},
+    "MetricTarget": {
+        1: ("type", "string", False),
+        2: ("value", "quantity", False),
+        3: ("averageValue", "quantity", False),
+        4: ("averageUtilization", "int", False),
+    },
 }
 # Optional (pointer) fields: Go writes them only when set, so their zero value is meaningful.
 POINTER_FIELDS = {
@@ -213,27 +272,27 @@ POINTER_FIELDS = {
     "propagationPolicy",
 }
 KINDS = {
-    k
-    for k in M
-    if k[0].isupper()
-    and k
-    in (
-        "ConfigMap",
-        "Secret",
-        "Namespace",
-        "ServiceAccount",
-        "Service",
-        "Deployment",
-        "SelfSubjectAccessReview",
-        "SubjectAccessReview",
-        "SelfSubjectRulesReview",
-        "SelfSubjectReview",
-        "TokenRequest",
-        "TokenReview",
-        "Eviction",
-        "DeleteOptions",
-        "Lease",
-    )
+    "ConfigMap",
+    "Secret",
+    "Namespace",
+    "ServiceAccount",
+    "Service",
+    "Deployment",
+    "Pod",
+    "SelfSubjectAccessReview",
+    "SubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "SelfSubjectReview",
+    "TokenRequest",
+    "TokenReview",
+    "Eviction",
+    "DeleteOptions",
+    "Lease",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "HorizontalPodAutoscaler",
 }
 
 
@@ -356,6 +415,7 @@ def decode(body: bytes) -> dict[str, Any]:
     api_version, kind = type_meta.get(1, ""), type_meta.get(2, "")
     if kind not in KINDS:
         raise ProtobufError(f"kubesim cannot decode protobuf {api_version} {kind}; send JSON")
-    obj = decode_message(kind, envelope.get(2, b""))
+    schema = f"{kind}@{api_version}" if f"{kind}@{api_version}" in M else kind
+    obj = decode_message(schema, envelope.get(2, b""))
     obj = {"apiVersion": api_version, "kind": kind, **obj}
     return obj

@@ -436,3 +436,33 @@ def test_logs_follow_streams_appended_lines(kubesim: Any) -> None:
         proc.terminate()
         proc.wait(timeout=10)
         log.write_text(original)
+
+
+def test_typed_create_commands(kubesim: Any) -> None:
+    """kubectl's typed clients send protobuf bodies: kubesim decodes them."""
+    ns = ["-n", "typed"]
+    kubesim.kubectl("create", "namespace", "typed")
+    kubesim.kubectl("create", "configmap", "c", "--from-literal=a=1", *ns)
+    kubesim.kubectl("create", "secret", "generic", "s", "--from-literal=k=v", *ns)
+    kubesim.kubectl("create", "deployment", "web", "--image=nginx:1.27", "--replicas=2", "--port=80", *ns)
+    kubesim.kubectl("create", "service", "clusterip", "web", "--tcp=80:80", *ns)
+    kubesim.kubectl("create", "serviceaccount", "bot", *ns)
+    kubesim.kubectl("create", "role", "reader", "--verb=get,list", "--resource=pods", *ns)
+    kubesim.kubectl("create", "rolebinding", "reader", "--role=reader", "--serviceaccount=typed:bot", *ns)
+    kubesim.kubectl("autoscale", "deploy/web", "--min=2", "--max=4", "--cpu=80%", *ns)
+    assert _get(kubesim, "cm", "c", *ns)["data"] == {"a": "1"}
+    assert base64.b64decode(_get(kubesim, "secret", "s", *ns)["data"]["k"]).decode() == "v"
+    kubesim.kubectl("rollout", "status", "deploy/web", "--timeout=30s", *ns)
+    web = _get(kubesim, "deploy", "web", *ns)
+    assert web["spec"]["replicas"] == 2
+    assert web["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    ep = kubesim.wait_for(lambda: _get(kubesim, "endpoints", "web", *ns).get("subsets"))
+    assert len(ep[0]["addresses"]) == 2
+    binding = _get(kubesim, "rolebinding", "reader", *ns)
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "bot", "namespace": "typed"}]
+    hpa = _get(kubesim, "hpa", "web", *ns)
+    assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 80
+    token = kubesim.kubectl("create", "token", "bot", *ns).stdout.strip()
+    assert token.count(".") == 2
+    kubesim.kubectl("delete", "namespace", "typed")
+    assert kubesim.kubectl("get", "deploy", "-n", "typed", "-o", "name").stdout == ""

@@ -42,7 +42,9 @@ def _bring_up(svc: Service, secrets: dict[str, str], *, reseed: bool) -> tuple[s
             svc.heal(secrets)
         return "healthy", "already running"
     if svc.pid() is not None:
-        # a process of ours that is still booting, or is wedged: give it a moment, then replace it
+        # a process of ours that is still booting, or is wedged: repair it, give it a moment, then replace it
+        with contextlib.suppress(Exception):
+            svc.repair(secrets)
         if proc.wait_for(lambda: svc.healthy(secrets), 5.0):
             return "healthy", "already running"
         svc.stop_unlocked()
@@ -146,13 +148,20 @@ def status() -> int:
 def reset() -> int:
     """Seeded healthy state without restarting healthy services: faults cleared, data re-seeded."""
     from .faults import registry
+    from .services import OPENBAO
 
     began = time.monotonic()
-    secrets = lab_secrets.ensure()
-    registry.clear_all(quiet=True)
     code = up()  # restarts whatever a fault (or a person) stopped
     secrets = lab_secrets.load()
     errors: list[str] = []
+    try:
+        OPENBAO.reset(secrets)  # unsealed first: other faults' clear needs Vault
+    except Exception as exc:
+        errors.append(f"openbao: {type(exc).__name__}: {exc}")
+    try:
+        registry.clear_all(quiet=True)
+    except Exception as exc:
+        errors.append(str(exc))
 
     def one(svc: Service) -> None:
         if not svc.available():

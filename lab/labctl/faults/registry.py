@@ -84,17 +84,30 @@ def clear(name: str) -> None:
 
 
 def clear_all(quiet: bool = False) -> list[str]:
-    """Clear every recorded fault, most recent first (then nothing is recorded)."""
+    """Clear every recorded fault, most recent first; a fault whose clear fails is retried once at the end
+    (one fault can block another's clear, e.g. a sealed Vault). Raises when some still fail."""
     record = load_record()
     order = sorted(record, key=lambda n: record[n].get("injected_at", ""), reverse=True)
-    for name in order:
-        try:
-            clear(name)
-        except SystemExit:
-            record.pop(name, None)
-            save_record(record)
-        if not quiet:
-            print(f"cleared {name}")
+    failed: dict[str, str] = {}
+    for attempt in (1, 2):
+        todo = order if attempt == 1 else list(failed)
+        failed = {}
+        for name in todo:
+            try:
+                clear(name)
+            except SystemExit:  # a fault that no longer exists
+                remaining = load_record()
+                remaining.pop(name, None)
+                save_record(remaining)
+            except Exception as exc:
+                failed[name] = f"{type(exc).__name__}: {exc}"
+                continue
+            if not quiet:
+                print(f"cleared {name}")
+        if not failed:
+            break
+    if failed:
+        raise RuntimeError("cannot clear " + "; ".join(f"{k} ({v})" for k, v in failed.items()))
     return order
 
 

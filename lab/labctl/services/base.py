@@ -55,6 +55,9 @@ class Service:
     def heal(self, secrets: dict[str, str]) -> None:
         """Cheap fix-ups on an already healthy service at `lab up` (e.g. config that depends on another service)."""
 
+    def repair(self, secrets: dict[str, str]) -> None:
+        """Try to make a running but unhealthy process healthy without a restart (e.g. unseal)."""
+
     def after_start(self, secrets: dict[str, str]) -> None:
         """Hook run once the freshly started process is healthy, before seeding."""
 

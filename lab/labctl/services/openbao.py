@@ -112,6 +112,12 @@ class OpenBaoService(Service):
         vault.sys.create_or_update_policy(name=ROLE, policy=POLICY)
         self.seed_kubernetes_auth(vault, secrets)
 
+    def repair(self, secrets: dict[str, str]) -> None:
+        """A sealed dev server is unsealed (a restart would lose its in-memory data)."""
+        state = requests.get(f"{URL}/v1/sys/seal-status", timeout=3).json()
+        if state.get("sealed") and secrets.get("vault_unseal_key"):
+            requests.put(f"{URL}/v1/sys/unseal", json={"key": secrets["vault_unseal_key"]}, timeout=5)
+
     def heal(self, secrets: dict[str, str]) -> None:
         vault = client(secrets)
         methods = vault.sys.list_auth_methods()
@@ -146,7 +152,5 @@ class OpenBaoService(Service):
         )
 
     def reset(self, secrets: dict[str, str]) -> None:
-        state = requests.get(f"{URL}/v1/sys/seal-status", timeout=3).json()
-        if state.get("sealed") and secrets.get("vault_unseal_key"):
-            requests.put(f"{URL}/v1/sys/unseal", json={"key": secrets["vault_unseal_key"]}, timeout=5)
+        self.repair(secrets)
         self.seed(secrets)

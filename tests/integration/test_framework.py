@@ -216,7 +216,7 @@ def test_budget_exhausted_escalates_instead_of_acting(clean_lab, primary_redis):
     assert "skipped_budget_exhausted" in statuses, second.report["actions"]
     assert second.rc != 0, "a critical finding left unresolved must fail the run"
     assert "circuit_breakers.stuck_open" in second.output
-    pages = [m for m in notifications("pagerduty")]
+    pages = notifications("pagerduty")
     assert pages, "no escalation reached PagerDuty"
 
 

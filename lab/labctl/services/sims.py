@@ -152,11 +152,17 @@ class SimService(Service):
 
 
 class ApaleoSim(SimService):
+    def repair(self, secrets: dict[str, str]) -> None:
+        self.lab_post("/_lab/mode", secrets, {"mode": "normal"})  # an outage (503) is a mode, not a dead process
+
     def reset(self, secrets: dict[str, str]) -> None:
         self.lab_post("/_lab/reset", secrets)
 
 
 class LiveKitSim(SimService):
+    def repair(self, secrets: dict[str, str]) -> None:
+        self.lab_post("/_lab/mode", secrets, {"mode": "normal"})
+
     def reset(self, secrets: dict[str, str]) -> None:
         self.lab_post("/_lab/mode", secrets, {"mode": "normal"})
 

@@ -183,6 +183,8 @@ class PostgresService(Service):
 
     def seed(self, secrets: dict[str, str]) -> None:
         with self.admin() as conn:
+            # PostgreSQL 15's pg_stat_statements keeps utility statements verbatim: never record the password
+            conn.execute("SET pg_stat_statements.track_utility = off")
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
             conn.execute(

@@ -378,3 +378,20 @@ def test_lab_inventory_resolves_every_connection_variable(running_lab: dict[str,
     assert parsed["lab"]["voicehive_kube_api_key"] == running_lab["kube_admin_token"]
     assert os.path.exists(parsed["lab"]["voicehive_kube_ca_cert"])
     assert all(parsed["lab"][name] not in ("", None) for name in names + secret_names)
+
+
+def test_no_secret_value_in_lab_logs(running_lab: dict[str, str]) -> None:
+    """Service logs, the orchestrator's application log and kubesim's request log never carry a secret.
+
+    `apaleo_client_id` is an identifier (Apaleo logs it on rotation), not a credential.
+    """
+    values = {k: v for k, v in running_lab.items() if len(v) >= 8 and k != "apaleo_client_id"}
+    files = [*(STATE / "logs").glob("*.log"), *(STATE / "orchestrator").glob("*.log")]
+    files.append(STATE / "kubesim" / "requests.jsonl")
+    leaks = {}
+    for path in files:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        found = [key for key, value in values.items() if value in text]
+        if found:
+            leaks[path.name] = found
+    assert not leaks

@@ -99,7 +99,19 @@ class PostgresService(Service):
             entry = pwd.getpwnam(OS_USER)
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
+    def check_reachable(self) -> None:
+        """The postgres OS user must reach the state dir (a checkout under a 0700 home cannot work)."""
+        if os.geteuid() != 0:
+            return
+        probe = subprocess.run(["runuser", "-u", OS_USER, "--", "test", "-x", str(self.state)], check=False)
+        if probe.returncode != 0:
+            raise RuntimeError(
+                f"PostgreSQL runs as the '{OS_USER}' OS user, which cannot reach {self.state}: "
+                "make the checkout's parent directories searchable (chmod o+x) or clone it elsewhere"
+            )
+
     def prepare(self, secrets: dict[str, str]) -> None:
+        self.check_reachable()
         for path in (self.state, self.socket_dir):
             path.mkdir(parents=True, exist_ok=True)
             self._chown(path)

@@ -64,10 +64,21 @@ class Kube:
         return data.get("items", [])
 
     def annotate_pods(self, namespace: str, selector: str, annotations: dict[str, str | None]) -> list[str]:
+        """Annotate the live pods of a selector (pods deleted meanwhile by the controller are skipped)."""
         names = []
         for pod in self.pods(namespace, selector):
+            if pod["metadata"].get("deletionTimestamp"):
+                continue
             name = pod["metadata"]["name"]
-            self.merge_patch(f"/api/v1/namespaces/{namespace}/pods/{name}", {"metadata": {"annotations": annotations}})
+            answer = self.request(
+                "PATCH",
+                f"/api/v1/namespaces/{namespace}/pods/{name}",
+                json={"metadata": {"annotations": annotations}},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+            if answer.status_code == 404:
+                continue
+            answer.raise_for_status()
             names.append(name)
         return names
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import psycopg
 
+from ..proc import wait_for
 from ..services import POSTGRES_PRIMARY
 from . import ops
 from .base import Context, Fault
@@ -59,6 +60,10 @@ def memory_mib(ctx: Context, namespace: str = NS, selector: str = ORCH) -> list[
     return out
 
 
+def live_pods(ctx: Context) -> list[dict[str, Any]]:
+    return [p for p in ctx.kube.pods(NS, ORCH) if not p["metadata"].get("deletionTimestamp")]
+
+
 class HighLatency(Fault):
     name = "high-latency"
     summary = "orchestrator scaled to 1 replica at 980m CPU, and slow report queries in pg_stat_statements"
@@ -68,6 +73,7 @@ class HighLatency(Fault):
         deployment = ctx.kube.get(DEPLOY) or {}
         replicas = int((deployment.get("spec") or {}).get("replicas") or 3)
         ctx.kube.merge_patch(f"{DEPLOY}/scale", {"spec": {"replicas": 1}})
+        wait_for(lambda: len(live_pods(ctx)) == 1, 10)
         ops.set_pod_annotations(ctx.kube, NS, ORCH, {ops.CPU: "980m"})
         slow_queries(ctx)
         return {"replicas": replicas}

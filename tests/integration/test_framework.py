@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, fault, notifications, run_playbook
 from kubernetes import client as k8s_client
 from kubernetes.client.rest import ApiException
+from vh_lab import ROOT, fault, notifications, run_playbook
 
 pytestmark = pytest.mark.lab
 

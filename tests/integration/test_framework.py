@@ -209,7 +209,11 @@ def test_budget_exhausted_escalates_instead_of_acting(clean_lab, primary_redis):
     fault("inject", "breaker-stuck-open")
     first = run_playbook(REMEDIATE, "--tags", "circuit_breakers", extra_vars=budget)
     assert first.rc == 0, first.output[-3000:]
+    assert primary_redis.get("circuit_breaker:pms_connector:state") == "closed"
+    # the breaker sticks open again: a second reset would exceed the budget of 1
+    fault("clear", "breaker-stuck-open")
     fault("inject", "breaker-stuck-open")
+    assert primary_redis.get("circuit_breaker:pms_connector:state") == "open"
     second = run_playbook(REMEDIATE, "--tags", "circuit_breakers", extra_vars=budget)
     assert primary_redis.get("circuit_breaker:pms_connector:state") == "open"
     statuses = [a["status"] for a in second.report["actions"]]

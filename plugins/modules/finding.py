@@ -29,6 +29,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - voicehive.remediation.findings
 options:
   id:
     description:
@@ -73,28 +74,9 @@ options:
     description:
       - What the verify step saw after the remediation. Stored next to O(evidence).
     type: raw
-  secret_values:
-    description:
-      - Secret values of the site (tokens, passwords). Every occurrence in the stored finding is replaced by
-        C(********). Values under keys that look secret (C(password), C(secret), C(token), C(api_key),
-        C(authorization), C(credential)) and credentials in URLs are always replaced.
-    type: list
-    elements: raw
-    default: []
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
-    support: full
     details: Records the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
 notes:
   - The fact is registered like M(ansible.builtin.set_fact) does (ansible-core 2.19 and later), so it
     replaces a C(voicehive_findings) set earlier with M(ansible.builtin.set_fact).

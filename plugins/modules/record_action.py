@@ -24,6 +24,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - voicehive.remediation.findings
 options:
   action:
     description:
@@ -78,28 +79,9 @@ options:
       - Why the action ran, was skipped or failed, for a person reading the report. Whitespace is collapsed.
     type: str
     default: ""
-  secret_values:
-    description:
-      - Secret values of the site (tokens, passwords). Every occurrence in the stored record is replaced by
-        C(********). Values under keys that look secret (C(password), C(secret), C(token), C(api_key),
-        C(authorization), C(credential)) and credentials in URLs are always replaced.
-    type: list
-    elements: raw
-    default: []
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
-    support: full
     details: Records the same in check mode, with status V(would_change) for changing actions.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
 notes:
   - The fact is registered like M(ansible.builtin.set_fact) does (ansible-core 2.19 and later), so it
     replaces a C(voicehive_actions) set earlier with M(ansible.builtin.set_fact).

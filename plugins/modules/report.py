@@ -32,6 +32,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - voicehive.remediation.findings
 options:
   site:
     description:
@@ -93,28 +94,9 @@ options:
     type: list
     elements: raw
     default: []
-  secret_values:
-    description:
-      - Secret values of the site (tokens, passwords). Every occurrence in the report and the result is
-        replaced by C(********). Values under keys that look secret (C(password), C(secret), C(token),
-        C(api_key), C(authorization), C(credential)) and credentials in URLs are always replaced.
-    type: list
-    elements: raw
-    default: []
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
-    support: full
     details: Writes the report in check mode too; it records that the run was a check-mode run.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
 seealso:
   - module: voicehive.remediation.finding
   - module: voicehive.remediation.record_action

@@ -9,29 +9,25 @@ The documentation is in plugins/modules/finding.py.
 
 from __future__ import annotations
 
-import datetime
 import re
 import typing as t
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.voicehive.remediation.plugins.module_utils._redact import (
-    normalize_secret_values,
-    redact,
-    redact_text,
+from ansible_collections.voicehive.remediation.plugins.module_utils._redact import redact
+from ansible_collections.voicehive.remediation.plugins.plugin_utils._action import (
+    FINDING_STATUSES,
+    ID_PATTERN,
+    SEVERITIES,
+    RecordActionBase,
+    existing_list,
+    fail,
+    register_fact,
+    secret_values_spec,
+    unique,
+    utc_now_iso,
 )
 
-try:  # ansible-core >= 2.19: register at the set_fact layer, so the fact overrides an earlier set_fact
-    from ansible.plugins.action import VariableLayer
-except ImportError:  # pragma: no cover - older ansible-core: the legacy ansible_facts result is used
-    VariableLayer = None
-
 FACT = "voicehive_findings"
-ID_PATTERN = re.compile(r"^[a-z_]+\.[a-z_]+$")
 CATEGORY_PATTERN = re.compile(r"^[a-z_]+$")
-SEVERITIES = ("critical", "warning", "info")
-STATUSES = ("open", "resolved", "unresolved")
 COMPONENTS = (
     "kubernetes",
     "redis",
@@ -55,14 +51,10 @@ ARGUMENT_SPEC = dict(
     evidence=dict(type="raw"),
     remediation=dict(type="str"),
     component=dict(type="raw"),
-    status=dict(type="str", choices=list(STATUSES), default="open"),
+    status=dict(type="str", choices=list(FINDING_STATUSES), default="open"),
     evidence_after=dict(type="raw"),
-    secret_values=dict(type="list", elements="raw", no_log=True, default=[]),
+    secret_values=secret_values_spec(),
 )
-
-
-def utc_now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017
 
 
 def normalize_components(value: t.Any, where: str) -> list[str]:
@@ -70,13 +62,10 @@ def normalize_components(value: t.Any, where: str) -> list[str]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not items:
         raise ValueError(f"{where}: component must be one of {', '.join(COMPONENTS)}, or a non-empty list of them")
-    out: list[str] = []
     for item in items:
         if not isinstance(item, str) or item not in COMPONENTS:
             raise ValueError(f"{where}: component {item!r} is not one of {', '.join(COMPONENTS)}")
-        if item not in out:
-            out.append(item)
-    return out
+    return unique(items)
 
 
 def build_record(args: dict[str, t.Any], now: str) -> dict[str, t.Any]:
@@ -121,52 +110,18 @@ def update_record(existing: dict[str, t.Any], args: dict[str, t.Any], now: str) 
     return record
 
 
-def existing_list(task_vars: dict[str, t.Any], fact: str) -> list[dict[str, t.Any]]:
-    """The fact's current value: the host variable, else ``ansible_facts[fact]``, else ``[]``."""
-    value = task_vars.get(fact)
-    if value is None:
-        value = (task_vars.get("ansible_facts") or {}).get(fact)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise AnsibleActionFail(f"Cannot record: the variable {fact} is not a list of records; do not set it by hand.")
-    return list(value)
-
-
-def register_fact(action: ActionBase, fact: str, value: t.Any) -> dict[str, t.Any]:
-    """Publish ``{fact: value}`` like set_fact does; returns the ``ansible_facts`` result entry."""
-    facts = {fact: value}
-    if VariableLayer is not None and hasattr(action, "register_host_variables"):
-        action.register_host_variables({}, VariableLayer.CACHEABLE_FACT)  # no legacy ansible_facts handling
-        action.register_host_variables(facts, VariableLayer.EPHEMERAL_FACT)
-    return facts
-
-
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-
+class ActionModule(RecordActionBase):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
 
-        secrets = normalize_secret_values(self._task.args.get("secret_values"))
-        fid = self._task.args.get("id", "?")
-        try:
-            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        except AnsibleActionFail as exc:
-            raise AnsibleActionFail(redact_text(f"Invalid finding {fid}: {exc.message}", secrets)) from None
-        secrets = normalize_secret_values(args.get("secret_values"))
-
+        args, secrets = self.validated_args(ARGUMENT_SPEC, f"Invalid finding {self._task.args.get('id', '?')}")
         if not ID_PATTERN.match(args["id"]):
-            raise AnsibleActionFail(
-                redact_text(
-                    f"Invalid finding id {args['id']!r}: use <category>.<name> in lower-case snake_case, "
-                    f"for example circuit_breakers.stuck_open",
-                    secrets,
-                )
+            fail(
+                f"Invalid finding id {args['id']!r}: use <category>.<name> in lower-case snake_case, "
+                f"for example circuit_breakers.stuck_open",
+                secrets,
             )
 
         findings = existing_list(task_vars, FACT)
@@ -184,7 +139,7 @@ class ActionModule(ActionBase):
             else:
                 record = update_record(findings[index], args, now)
         except ValueError as exc:
-            raise AnsibleActionFail(redact_text(str(exc), secrets)) from None
+            fail(str(exc), secrets)
 
         record = redact(record, secrets)
         if index is None:

@@ -12,32 +12,22 @@ from __future__ import annotations
 import re
 import typing as t
 
-from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
-from ansible.plugins.action import ActionBase
 
-from ansible_collections.voicehive.remediation.plugins.action.finding import (
+from ansible_collections.voicehive.remediation.plugins.module_utils._redact import redact
+from ansible_collections.voicehive.remediation.plugins.plugin_utils._action import (
+    ACTION_STATUSES,
     ID_PATTERN,
+    RecordActionBase,
     existing_list,
+    fail,
     register_fact,
+    secret_values_spec,
     utc_now_iso,
-)
-from ansible_collections.voicehive.remediation.plugins.module_utils._redact import (
-    normalize_secret_values,
-    redact,
-    redact_text,
 )
 
 FACT = "voicehive_actions"
 ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-STATUSES = (
-    "done",
-    "would_change",
-    "skipped_needs_approval",
-    "skipped_budget_exhausted",
-    "skipped_guard_failed",
-    "failed",
-)
 
 ARGUMENT_SPEC = dict(
     action=dict(type="str", required=True),
@@ -49,9 +39,9 @@ ARGUMENT_SPEC = dict(
     approved=dict(type="raw"),
     approved_by=dict(type="str"),
     check_mode=dict(type="bool"),
-    status=dict(type="str", choices=list(STATUSES)),
+    status=dict(type="str", choices=list(ACTION_STATUSES)),
     reason=dict(type="str", default=""),
-    secret_values=dict(type="list", elements="raw", no_log=True, default=[]),
+    secret_values=secret_values_spec(),
 )
 
 
@@ -115,29 +105,20 @@ def build_record(args: dict[str, t.Any], check_mode: bool, now: str) -> dict[str
     }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-
+class ActionModule(RecordActionBase):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
 
-        secrets = normalize_secret_values(self._task.args.get("secret_values"))
-        name = self._task.args.get("action", "?")
-        try:
-            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        except AnsibleActionFail as exc:
-            raise AnsibleActionFail(redact_text(f"Invalid action record {name}: {exc.message}", secrets)) from None
-        secrets = normalize_secret_values(args.get("secret_values"))
-
-        check_mode = args["check_mode"] if args.get("check_mode") is not None else bool(self._task.check_mode)
+        args, secrets = self.validated_args(
+            ARGUMENT_SPEC, f"Invalid action record {self._task.args.get('action', '?')}"
+        )
+        check_mode = self.check_mode_of(args)
         try:
             record = build_record(args, check_mode, utc_now_iso())
         except ValueError as exc:
-            raise AnsibleActionFail(redact_text(str(exc), secrets)) from None
+            fail(str(exc), secrets)
         record = redact(record, secrets)
 
         actions = existing_list(task_vars, FACT)

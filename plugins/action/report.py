@@ -18,27 +18,19 @@ import re
 import tempfile
 import typing as t
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.voicehive.remediation.plugins.module_utils._redact import (
-    normalize_secret_values,
-    redact,
-    redact_text,
+from ansible_collections.voicehive.remediation.plugins.module_utils._redact import redact, redact_text
+from ansible_collections.voicehive.remediation.plugins.plugin_utils._action import (
+    ACTION_STATUSES,
+    FINDING_STATUSES,
+    SEVERITIES,
+    RecordActionBase,
+    fail,
+    secret_values_spec,
+    unique,
 )
 
 UTC = datetime.timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11
 SITE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-SEVERITIES = ("critical", "warning", "info")
-FINDING_STATUSES = ("open", "resolved", "unresolved")
-ACTION_STATUSES = (
-    "done",
-    "would_change",
-    "skipped_needs_approval",
-    "skipped_budget_exhausted",
-    "skipped_guard_failed",
-    "failed",
-)
 BLOCKED_STATUSES = ("skipped_needs_approval", "skipped_budget_exhausted", "skipped_guard_failed")
 OUTCOMES = ("healthy", "resolved", "action_required", "failed", "findings_open")
 FILE_MODE = 0o640
@@ -56,21 +48,13 @@ ARGUMENT_SPEC = dict(
     findings=dict(type="list", elements="dict", default=[]),
     actions=dict(type="list", elements="dict", default=[]),
     errors=dict(type="list", elements="raw", default=[]),
-    secret_values=dict(type="list", elements="raw", no_log=True, default=[]),
+    secret_values=secret_values_spec(),
 )
 
 
 # ---------------------------------------------------------------------------------------------
 # outcome and summary
 # ---------------------------------------------------------------------------------------------
-
-
-def _unique(items: t.Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for item in items:
-        if item not in out:
-            out.append(item)
-    return out
 
 
 def compute_outcome(
@@ -132,10 +116,10 @@ def summarize(
         "would_change": actions_by_status.get("would_change", 0),
         "unresolved_critical": [f.get("id") for f in unresolved if f.get("severity") == "critical"],
         "unresolved_warning": [f.get("id") for f in unresolved if f.get("severity") == "warning"],
-        "needs_approval": _unique(a.get("action") for a in actions if a.get("status") == "skipped_needs_approval"),
-        "budget_exhausted": _unique(a.get("action") for a in actions if a.get("status") == "skipped_budget_exhausted"),
-        "guard_failed": _unique(a.get("action") for a in actions if a.get("status") == "skipped_guard_failed"),
-        "failed_actions": _unique(
+        "needs_approval": unique(a.get("action") for a in actions if a.get("status") == "skipped_needs_approval"),
+        "budget_exhausted": unique(a.get("action") for a in actions if a.get("status") == "skipped_budget_exhausted"),
+        "guard_failed": unique(a.get("action") for a in actions if a.get("status") == "skipped_guard_failed"),
+        "failed_actions": unique(
             f"{a.get('action')} on {a.get('target')}" for a in actions if a.get("status") == "failed"
         ),
         "errors": len(errors or []),
@@ -415,33 +399,21 @@ def build_document(args: dict[str, t.Any], check_mode: bool, now: datetime.datet
     }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-
+class ActionModule(RecordActionBase):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
 
-        secrets = normalize_secret_values(self._task.args.get("secret_values"))
-        try:
-            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        except AnsibleActionFail as exc:
-            raise AnsibleActionFail(redact_text(f"Cannot write the report: {exc.message}", secrets)) from None
-        secrets = normalize_secret_values(args.get("secret_values"))
-
+        args, secrets = self.validated_args(ARGUMENT_SPEC, "Cannot write the report")
         site = args["site"]
         if not SITE_PATTERN.match(site):
-            raise AnsibleActionFail(
-                redact_text(
-                    f"Cannot write the report: site {site!r} is not usable in a file name "
-                    f"(letters, digits, '.', '_' and '-', not starting with '.' or '-')",
-                    secrets,
-                )
+            fail(
+                f"Cannot write the report: site {site!r} is not usable in a file name "
+                f"(letters, digits, '.', '_' and '-', not starting with '.' or '-')",
+                secrets,
             )
-        check_mode = args["check_mode"] if args.get("check_mode") is not None else bool(self._task.check_mode)
+        check_mode = self.check_mode_of(args)
         now = datetime.datetime.now(UTC)
         doc = redact(build_document(args, check_mode, now), secrets)
 
@@ -451,9 +423,7 @@ class ActionModule(ActionBase):
             atomic_write(paths["json"], json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
             atomic_write(paths["md"], redact_text(render_markdown(doc), secrets))
         except OSError as exc:
-            raise AnsibleActionFail(
-                redact_text(f"Cannot write the report to {report_dir}: {exc.strerror or exc}", secrets)
-            ) from None
+            fail(f"Cannot write the report to {report_dir}: {exc.strerror or exc}", secrets)
 
         result.update(
             changed=False,  # the report is a record of the run, not a change to the site

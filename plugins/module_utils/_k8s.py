@@ -16,6 +16,9 @@
 - ``coordination_api(module)`` / ``core_api(module)``: the client factories (unit tests patch them).
 - ``api_error_message()``: ``ApiException`` -> "Cannot read Lease ns/name: 403 Forbidden: ...".
 - ``to_plain()``, ``format_microtime()``, ``parse_time()``: plain dicts and times for API objects.
+- ``K8sModuleError``, ``NamespacedObject``, ``empty_options()``, ``refuse_invalid()``, ``exit_with()``,
+  ``k8s_main()``: the scaffolding of a module that reads and writes one namespaced object
+  (lease_lock, remediation_budget).
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ KUBERNETES_LIBRARY = "kubernetes"
 MICROTIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 UTC = datetime.timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11, modules may run on older targets
 MANAGED_BY_LABEL = {"app.kubernetes.io/managed-by": "voicehive-remediation"}
+# how often a read-modify-write may lose the race (409 Conflict) before the module gives up
+MAX_CONFLICTS = 20
 
 # module verb used in messages -> Kubernetes RBAC verb
 _RBAC_VERBS = {"read": "get", "create": "create", "replace": "update", "delete": "delete", "list": "list"}
@@ -342,3 +347,79 @@ def body_for_replace(obj: dict[str, t.Any]) -> dict[str, t.Any]:
     metadata = body.setdefault("metadata", {})
     metadata.pop("managedFields", None)
     return body
+
+
+def managed_metadata(namespace: str, name: str) -> dict[str, t.Any]:
+    """The metadata of an object the collection creates (labelled as managed by it)."""
+    return {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY_LABEL)}
+
+
+# ---------------------------------------------------------------------------------------------
+# module scaffolding
+# ---------------------------------------------------------------------------------------------
+
+
+class K8sModuleError(Exception):
+    """A failure with a message for fail_json, and result fields to return with it."""
+
+    def __init__(self, msg: str, **fields: t.Any) -> None:
+        super().__init__(msg)
+        self.fields = fields
+
+
+class NamespacedObject:
+    """Base of a module's operations on one namespaced object ``namespace``/``name`` of ``KIND``.
+
+    ``api_call()`` turns a failed API call into ``ERROR`` with ``api_error_message()``.
+    """
+
+    KIND = ""
+    RESOURCE = ""  # the RBAC resource, for the 403 hint
+    ERROR: type[K8sModuleError] = K8sModuleError
+    namespace: str
+    name: str
+
+    def api_call(
+        self, verb: str, call: t.Callable[..., t.Any], tolerate: tuple[int, ...] = (), fallback: t.Any = None, **kwargs
+    ) -> t.Any:
+        """``call(**kwargs)``; ``fallback`` when it fails with an HTTP status in ``tolerate`` (404, 409)."""
+        try:
+            return call(**kwargs)
+        except Exception as exc:
+            if is_api_status(exc, *tolerate):
+                return fallback
+            raise self.ERROR(
+                api_error_message(verb, self.KIND, self.namespace, self.name, exc, self.RESOURCE)
+            ) from None
+
+
+def empty_options(params: dict[str, t.Any], names: t.Iterable[str]) -> list[str]:
+    """``"<name> must not be empty"`` for each of the string options ``names`` that is empty or blank."""
+    return [f"{name} must not be empty" for name in names if not (params.get(name) or "").strip()]
+
+
+def refuse_invalid(module: AnsibleModule, module_name: str, errors: list[str]) -> None:
+    """Fail the module, before anything is touched, when its options have ``errors``."""
+    if errors:
+        module.fail_json(msg=f"Invalid options for {module_name}: " + "; ".join(errors) + ".")
+
+
+def exit_with(module: AnsibleModule, operation: t.Callable[[], dict[str, t.Any]], **fail_fields: t.Any) -> None:
+    """Exit with the result of ``operation()``, or fail with its ``K8sModuleError`` (and ``fail_fields``)."""
+    try:
+        result = operation()
+    except K8sModuleError as exc:
+        module.fail_json(msg=str(exc), **{**fail_fields, **exc.fields})
+    module.exit_json(**result)
+
+
+def k8s_main(
+    argument_spec: dict[str, t.Any],
+    check_params: t.Callable[[t.Any], None],
+    client_factory: t.Callable[[t.Any], t.Any],
+    run_module: t.Callable[[t.Any, t.Any], None],
+) -> None:
+    """The ``main()`` of a Kubernetes module: build the module, refuse bad options, build the client, run."""
+    module = K8sModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_params(module)
+    run_module(module, client_factory(module))

@@ -198,33 +198,29 @@ import time
 import typing as t
 
 from ansible_collections.voicehive.remediation.plugins.module_utils._k8s import (
-    MANAGED_BY_LABEL,
-    K8sModule,
-    api_error_message,
+    MAX_CONFLICTS,
+    K8sModuleError,
+    NamespacedObject,
     body_for_replace,
     coordination_api,
+    empty_options,
+    exit_with,
     format_microtime,
-    is_api_status,
+    k8s_main,
+    managed_metadata,
     microtime_now,
     parse_time,
+    refuse_invalid,
     to_plain,
 )
-
-KIND = "Lease"
-RESOURCE = "leases.coordination.k8s.io"
-MAX_CONFLICTS = 20
 
 
 def sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-class LockError(Exception):
+class LockError(K8sModuleError):
     """A failure with a message for fail_json, and result fields to return with it."""
-
-    def __init__(self, msg: str, **fields: t.Any) -> None:
-        super().__init__(msg)
-        self.fields = fields
 
 
 def argument_spec() -> dict[str, t.Any]:
@@ -240,10 +236,7 @@ def argument_spec() -> dict[str, t.Any]:
 
 
 def validate_params(params: dict[str, t.Any]) -> list[str]:
-    errors = []
-    for key in ("namespace", "name", "holder"):
-        if not (params.get(key) or "").strip():
-            errors.append(f"{key} must not be empty")
+    errors = empty_options(params, ("namespace", "name", "holder"))
     if params["lease_duration"] < 1:
         errors.append(f"lease_duration must be at least 1 second, got {params['lease_duration']}")
     if params["wait_timeout"] < 0:
@@ -292,7 +285,11 @@ def summarize(lease: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
     )
 
 
-class LeaseLock:
+class LeaseLock(NamespacedObject):
+    KIND = "Lease"
+    RESOURCE = "leases.coordination.k8s.io"
+    ERROR = LockError
+
     def __init__(self, module: t.Any, client: t.Any) -> None:
         self.module = module
         self.client = client
@@ -305,30 +302,33 @@ class LeaseLock:
     # -- API calls -----------------------------------------------------------------------------
 
     def read(self) -> dict[str, t.Any] | None:
-        try:
-            return to_plain(self.client.read_namespaced_lease(name=self.name, namespace=self.namespace))
-        except Exception as exc:
-            if is_api_status(exc, 404):
-                return None
-            raise LockError(api_error_message("read", KIND, self.namespace, self.name, exc, RESOURCE)) from None
+        """The Lease; ``None`` when there is none (404)."""
+        return to_plain(
+            self.api_call(
+                "read", self.client.read_namespaced_lease, tolerate=(404,), name=self.name, namespace=self.namespace
+            )
+        )
 
     def create(self, body: dict[str, t.Any]) -> dict[str, t.Any] | None:
         """Create; ``None`` when someone else created it first (409)."""
-        try:
-            return to_plain(self.client.create_namespaced_lease(namespace=self.namespace, body=body))
-        except Exception as exc:
-            if is_api_status(exc, 409):
-                return None
-            raise LockError(api_error_message("create", KIND, self.namespace, self.name, exc, RESOURCE)) from None
+        return to_plain(
+            self.api_call(
+                "create", self.client.create_namespaced_lease, tolerate=(409,), namespace=self.namespace, body=body
+            )
+        )
 
     def replace(self, body: dict[str, t.Any]) -> dict[str, t.Any] | None:
         """Replace with the resourceVersion read; ``None`` on a conflict (409)."""
-        try:
-            return to_plain(self.client.replace_namespaced_lease(name=self.name, namespace=self.namespace, body=body))
-        except Exception as exc:
-            if is_api_status(exc, 409):
-                return None
-            raise LockError(api_error_message("replace", KIND, self.namespace, self.name, exc, RESOURCE)) from None
+        return to_plain(
+            self.api_call(
+                "replace",
+                self.client.replace_namespaced_lease,
+                tolerate=(409,),
+                name=self.name,
+                namespace=self.namespace,
+                body=body,
+            )
+        )
 
     # -- bodies --------------------------------------------------------------------------------
 
@@ -336,7 +336,7 @@ class LeaseLock:
         return {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
-            "metadata": {"name": self.name, "namespace": self.namespace, "labels": dict(MANAGED_BY_LABEL)},
+            "metadata": managed_metadata(self.namespace, self.name),
             "spec": {
                 "holderIdentity": self.holder,
                 "leaseDurationSeconds": self.params["lease_duration"],
@@ -475,26 +475,17 @@ class LeaseLock:
 
 def check_params(module: t.Any) -> None:
     """Refuse bad input before anything is touched."""
-    errors = validate_params(module.params)
-    if errors:
-        module.fail_json(msg="Invalid options for lease_lock: " + "; ".join(errors) + ".")
+    refuse_invalid(module, "lease_lock", validate_params(module.params))
 
 
 def run_module(module: t.Any, client: t.Any) -> None:
     check_params(module)
     lock = LeaseLock(module, client)
-    try:
-        result = lock.acquire() if module.params["state"] == "acquired" else lock.release()
-    except LockError as exc:
-        module.fail_json(msg=str(exc), acquired=False, **exc.fields)
-    module.exit_json(**result)
+    exit_with(module, lock.acquire if module.params["state"] == "acquired" else lock.release, acquired=False)
 
 
 def main() -> None:
-    module = K8sModule(argument_spec=argument_spec(), supports_check_mode=True)
-    check_params(module)
-    client = coordination_api(module)
-    run_module(module, client)
+    k8s_main(argument_spec(), check_params, coordination_api, run_module)
 
 
 if __name__ == "__main__":

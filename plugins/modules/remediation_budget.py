@@ -175,18 +175,19 @@ import time
 import typing as t
 
 from ansible_collections.voicehive.remediation.plugins.module_utils._k8s import (
-    MANAGED_BY_LABEL,
-    K8sModule,
-    api_error_message,
+    MAX_CONFLICTS,
+    K8sModuleError,
+    NamespacedObject,
     body_for_replace,
     core_api,
-    is_api_status,
+    empty_options,
+    exit_with,
+    k8s_main,
+    managed_metadata,
+    refuse_invalid,
     to_plain,
 )
 
-KIND = "ConfigMap"
-RESOURCE = "configmaps"
-MAX_CONFLICTS = 20
 MAX_KEY_LENGTH = 253
 _KEEP = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
@@ -196,7 +197,7 @@ def now_epoch() -> int:
     return int(time.time())
 
 
-class BudgetError(Exception):
+class BudgetError(K8sModuleError):
     """A failure with a message for fail_json."""
 
 
@@ -238,10 +239,7 @@ def decode_key(key: str) -> str:
 
 
 def validate_params(params: dict[str, t.Any]) -> list[str]:
-    errors = []
-    for key in ("namespace", "configmap", "action", "target"):
-        if not (params.get(key) or "").strip():
-            errors.append(f"{key} must not be empty")
+    errors = empty_options(params, ("namespace", "configmap", "action", "target"))
     if params["budget"] < 1:
         errors.append(f"budget must be at least 1, got {params['budget']}")
     if params["window"] < 1:
@@ -272,7 +270,11 @@ def parse_uses(value: t.Any, where: str) -> list[int]:
     return sorted(int(x) for x in data)
 
 
-class Budget:
+class Budget(NamespacedObject):
+    KIND = "ConfigMap"
+    RESOURCE = "configmaps"
+    ERROR = BudgetError
+
     def __init__(self, module: t.Any, client: t.Any) -> None:
         self.module = module
         self.client = client
@@ -285,38 +287,39 @@ class Budget:
         self.where = f"{self.namespace}/{self.name} key {self.key}"
 
     def read(self) -> dict[str, t.Any] | None:
-        try:
-            return to_plain(self.client.read_namespaced_config_map(name=self.name, namespace=self.namespace))
-        except Exception as exc:
-            if is_api_status(exc, 404):
-                return None
-            raise BudgetError(api_error_message("read", KIND, self.namespace, self.name, exc, RESOURCE)) from None
+        """The ConfigMap; ``None`` when there is none (404)."""
+        return to_plain(
+            self.api_call(
+                "read",
+                self.client.read_namespaced_config_map,
+                tolerate=(404,),
+                name=self.name,
+                namespace=self.namespace,
+            )
+        )
 
     def write(self, configmap: dict[str, t.Any] | None, uses: list[int]) -> bool:
         """Create or replace (with resourceVersion); ``False`` on a conflict."""
         value = json.dumps(uses, separators=(",", ":"))
-        try:
-            if configmap is None:
-                body = {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {"name": self.name, "namespace": self.namespace, "labels": dict(MANAGED_BY_LABEL)},
-                    "data": {self.key: value},
-                }
-                self.client.create_namespaced_config_map(namespace=self.namespace, body=body)
-            else:
-                body = body_for_replace(configmap)
-                body.setdefault("data", {})
-                if body["data"] is None:
-                    body["data"] = {}
-                body["data"][self.key] = value
-                self.client.replace_namespaced_config_map(name=self.name, namespace=self.namespace, body=body)
-        except Exception as exc:
-            if is_api_status(exc, 409):
-                return False
-            verb = "create" if configmap is None else "replace"
-            raise BudgetError(api_error_message(verb, KIND, self.namespace, self.name, exc, RESOURCE)) from None
-        return True
+        if configmap is None:
+            body = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": managed_metadata(self.namespace, self.name),
+                "data": {self.key: value},
+            }
+            verb, call, kwargs = "create", self.client.create_namespaced_config_map, {}
+        else:
+            body = body_for_replace(configmap)
+            body.setdefault("data", {})
+            if body["data"] is None:
+                body["data"] = {}
+            body["data"][self.key] = value
+            verb, call, kwargs = "replace", self.client.replace_namespaced_config_map, {"name": self.name}
+        written = self.api_call(
+            verb, call, tolerate=(409,), fallback=False, namespace=self.namespace, body=body, **kwargs
+        )
+        return written is not False
 
     def result(self, uses: list[int], now: int, allowed: bool, exhausted: bool, changed: bool) -> dict[str, t.Any]:
         retry_after = 0
@@ -358,25 +361,17 @@ class Budget:
 
 def check_params(module: t.Any) -> None:
     """Refuse bad input before anything is touched."""
-    errors = validate_params(module.params)
-    if errors:
-        module.fail_json(msg="Invalid options for remediation_budget: " + "; ".join(errors) + ".")
+    refuse_invalid(module, "remediation_budget", validate_params(module.params))
 
 
 def run_module(module: t.Any, client: t.Any) -> None:
     check_params(module)
-    try:
-        result = Budget(module, client).run(module.params["state"])
-    except BudgetError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    budget = Budget(module, client)
+    exit_with(module, lambda: budget.run(module.params["state"]))
 
 
 def main() -> None:
-    module = K8sModule(argument_spec=argument_spec(), supports_check_mode=True)
-    check_params(module)
-    client = core_api(module)
-    run_module(module, client)
+    k8s_main(argument_spec(), check_params, core_api, run_module)
 
 
 if __name__ == "__main__":

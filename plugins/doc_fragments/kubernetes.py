@@ -8,8 +8,19 @@ from __future__ import annotations
 class ModuleDocFragment:
     # Kubernetes connection options shared by the collection's Kubernetes modules.
     # The names are those of kubernetes.core, so one module_defaults block serves both.
+    # The attributes are those every one of these modules has (check_mode details are their own).
     # Keep in sync with k8s_common_argument_spec() in plugins/module_utils/_k8s.py.
     DOCUMENTATION = r"""
+attributes:
+  action_group:
+    support: full
+    membership: [voicehive.remediation.kubernetes]
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   kubeconfig:
     description:

@@ -7,8 +7,17 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # Connection options shared by every Redis module of the collection.
+    # The attributes are those every one of these modules has (check_mode details are their own).
     # Keep in sync with redis_common_argument_spec() in plugins/module_utils/_redis.py.
     DOCUMENTATION = r"""
+attributes:
+  action_group:
+    support: full
+    membership: [voicehive.remediation.redis]
+  check_mode:
+    support: full
+  platform:
+    platforms: posix
 options:
   url:
     description:

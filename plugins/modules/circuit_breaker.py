@@ -35,17 +35,11 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
 attributes:
-  action_group:
-    support: full
-    membership: [voicehive.remediation.redis]
   check_mode:
-    support: full
     details: Reads the breakers and returns RV(commands) that would run, writes nothing.
   diff_mode:
     support: full
     details: The diff shows the exact keys and hash fields that change.
-  platform:
-    platforms: posix
 options:
   names:
     description:

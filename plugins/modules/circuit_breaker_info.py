@@ -25,16 +25,10 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
 attributes:
-  action_group:
-    support: full
-    membership: [voicehive.remediation.redis]
   check_mode:
-    support: full
     details: The module only reads.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   names:
     description:

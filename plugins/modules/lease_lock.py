@@ -69,19 +69,11 @@ options:
     type: float
     default: 2.0
 attributes:
-  action_group:
-    support: full
-    membership: [voicehive.remediation.kubernetes]
   check_mode:
-    support: full
     details:
       - Nothing is written. The result says what would happen.
       - A lock held by another holder is not waited for and does not fail; the result has
         RV(would_wait=true) and the RV(holder).
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
   - The Lease's C(leaseTransitions) counts holder changes, as with Kubernetes leader election.
   - Times are written as MicroTime (V(2026-11-28T16:00:00.123456Z)). Expiry is judged by the controller's clock

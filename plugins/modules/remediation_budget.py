@@ -70,17 +70,9 @@ options:
     choices: [check, consume]
     default: check
 attributes:
-  action_group:
-    support: full
-    membership: [voicehive.remediation.kubernetes]
   check_mode:
-    support: full
     details:
       - Nothing is written; the result is what O(state=consume) would return.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
   - "RBAC: C(get), C(create), C(update) on C(configmaps) in O(namespace)."
   - The clock is the controller's; keep controllers in NTP sync.

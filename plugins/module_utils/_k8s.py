@@ -32,6 +32,8 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
+from ansible_collections.voicehive.remediation.plugins.module_utils._redact import redact_url
+
 KUBERNETES_IMPORT_ERROR: str | None
 try:
     import kubernetes
@@ -67,7 +69,6 @@ _TIME_RE = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?"
     r"(?P<tz>Z|z|[+-]\d{2}:?\d{2})?$"
 )
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 
 class K8sConfigError(Exception):
@@ -102,10 +103,6 @@ class K8sModule(AnsibleModule):
         super().__init__(argument_spec=spec, **kwargs)
         if not HAS_KUBERNETES:
             self.fail_json(msg=missing_required_lib(KUBERNETES_LIBRARY), exception=KUBERNETES_IMPORT_ERROR)
-
-
-def _redact_url(text: str) -> str:
-    return _URL_USERINFO.sub(r"\g<scheme>********@", text)
 
 
 def build_api_client(params: dict[str, t.Any]) -> t.Any:
@@ -148,7 +145,7 @@ def build_api_client(params: dict[str, t.Any]) -> t.Any:
                     "no kubeconfig was found at ~/.kube/config"
                 )
         except kubernetes.config.ConfigException as exc:
-            raise K8sConfigError(f"cannot load the kubeconfig: {_redact_url(str(exc))}") from None
+            raise K8sConfigError(f"cannot load the kubeconfig: {redact_url(str(exc))}") from None
         except OSError as exc:
             raise K8sConfigError(f"cannot read the kubeconfig: {exc.strerror or exc}") from None
 
@@ -187,7 +184,7 @@ def api_client(module: AnsibleModule) -> t.Any:
         module.fail_json(msg=f"Cannot configure the Kubernetes client: {exc}")
     except Exception as exc:  # the library raises a variety of errors on odd kubeconfigs
         module.fail_json(
-            msg=f"Cannot configure the Kubernetes client: {type(exc).__name__}: {_redact_url(str(exc))}",
+            msg=f"Cannot configure the Kubernetes client: {type(exc).__name__}: {redact_url(str(exc))}",
         )
 
 
@@ -258,10 +255,10 @@ def api_error_message(verb: str, kind: str, namespace: str, name: str, exc: Base
             hint = "The API server refused the object as invalid."
         elif status == 429 or status >= 500:
             hint = "The API server is overloaded or failing; retry later."
-        return _redact_url(f"{msg}. {hint}".strip() if hint else f"{msg}.")
+        return redact_url(f"{msg}. {hint}".strip() if hint else f"{msg}.")
     # connection errors (urllib3), timeouts, TLS problems
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return _redact_url(f"{what}: cannot reach the Kubernetes API server ({type(exc).__name__}: {text[:400]}).")
+    return redact_url(f"{what}: cannot reach the Kubernetes API server ({type(exc).__name__}: {text[:400]}).")
 
 
 # ---------------------------------------------------------------------------------------------

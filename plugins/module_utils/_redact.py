@@ -19,8 +19,8 @@ strings, numbers, booleans, ``None``); it never modifies its argument. Three rul
    no secret (``password_set: true`` stays readable).
 3. The user-info part of URLs (``redis://:pw@host``) is replaced: ``redis://********@host``.
 
-The functions are pure: no Ansible import, so the action plugins, the report and the unit
-tests share them.
+The functions are pure: no Ansible import, so the action plugins, the report, the Redis and
+Kubernetes module utils (``redact_url()``, ``mask_values()``) and the unit tests share them.
 """
 
 from __future__ import annotations
@@ -73,14 +73,21 @@ def redact_text(text: str, secret_values: t.Iterable[str] = ()) -> str:
     """Mask the given secret values and URL credentials inside one string."""
     if not isinstance(text, str):
         return text
-    return _redact_text(text, normalize_secret_values(secret_values))
+    return mask_values(text, normalize_secret_values(secret_values))
 
 
-def _redact_text(text: str, values: list[str]) -> str:
+def redact_url(text: str, mask: str = REDACTED) -> str:
+    """Replace the user-info part of every URL in ``text``: ``redis://:pw@host`` -> ``redis://********@host``."""
+    return _URL_USERINFO.sub(lambda m: m.group("scheme") + mask + "@", text)
+
+
+def mask_values(text: str, values: t.Iterable[str], url_mask: str = REDACTED) -> str:
+    """Replace every one of ``values`` in ``text`` by ``********``, in their order (longest first, as
+    ``normalize_secret_values()`` sorts them), then the URL credentials by ``url_mask``."""
     for value in values:
         if value in text:
             text = text.replace(value, REDACTED)
-    return _URL_USERINFO.sub(lambda m: m.group("scheme") + REDACTED + "@", text)
+    return redact_url(text, url_mask)
 
 
 def redact(data: t.Any, secret_values: t.Any = None, key_pattern: re.Pattern[str] = SECRET_KEY_PATTERN) -> t.Any:
@@ -93,7 +100,7 @@ def _redact(data: t.Any, values: list[str], key_pattern: re.Pattern[str]) -> t.A
     if isinstance(data, dict):
         out = {}
         for key, value in data.items():
-            new_key = _redact_text(key, values) if isinstance(key, str) else key
+            new_key = mask_values(key, values) if isinstance(key, str) else key
             if is_secret_key(key, key_pattern) and value is not None and not isinstance(value, bool):
                 out[new_key] = REDACTED
             else:
@@ -102,9 +109,9 @@ def _redact(data: t.Any, values: list[str], key_pattern: re.Pattern[str]) -> t.A
     if isinstance(data, (list, tuple, set, frozenset)):
         return [_redact(item, values, key_pattern) for item in data]
     if isinstance(data, bytes):
-        return _redact_text(data.decode("utf-8", errors="replace"), values)
+        return mask_values(data.decode("utf-8", errors="replace"), values)
     if isinstance(data, str):
-        return _redact_text(data, values)
+        return mask_values(data, values)
     if isinstance(data, (int, float)) and not isinstance(data, bool) and str(data) in values:
         return REDACTED
     return data

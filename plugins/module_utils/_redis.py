@@ -12,7 +12,10 @@
 - ``RedisModule``: an ``AnsibleModule`` that merges those options into the module's own
   spec and refuses to run without the redis library.
 - ``connect(module)``: the client factory (unit tests patch it).
-- ``connection_error_message()`` / ``redact()``: error texts that never carry a password.
+- ``connection_error_message()`` / ``redis_error_message()`` / ``redact()``: error texts that never
+  carry a password.
+- ``RedisError``, ``RedisConnectionError``, ``RedisTimeoutError``, ``WatchError``: the library's
+  exceptions (``OSError`` stand-ins without the library).
 - ``scan_keys()``: bounded ``SCAN``, never ``KEYS``.
 """
 
@@ -28,6 +31,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
+from ansible_collections.voicehive.remediation.plugins.module_utils import _redact
+
 REDIS_IMPORT_ERROR: str | None
 try:
     import redis
@@ -37,13 +42,20 @@ try:
 except ImportError:
     HAS_REDIS = False
     REDIS_IMPORT_ERROR = traceback.format_exc()
+    # stand-ins so the modules' ``except`` clauses still compile; RedisModule reports the missing library
+    RedisError = RedisConnectionError = RedisTimeoutError = WatchError = OSError
 else:
     HAS_REDIS = True
     REDIS_IMPORT_ERROR = None
+    # the library's exceptions, for the modules' except clauses
+    RedisError = redis.exceptions.RedisError
+    RedisConnectionError = redis.exceptions.ConnectionError
+    RedisTimeoutError = redis.exceptions.TimeoutError
+    WatchError = redis.exceptions.WatchError
 
 REDIS_LIBRARY = "redis>=5.0.0"
 DEFAULT_PORT = 6379
-REDACTED = "********"
+REDACTED = _redact.REDACTED
 
 # One quick retry on a dropped connection or a timeout, the same on every redis-py version (redis-py 6+
 # defaults to three retries with up to 10 s backoff, which turns a down server into a long hang).
@@ -55,7 +67,7 @@ REDIS_MUTUALLY_EXCLUSIVE = [("url", "host"), ("url", "port"), ("url", "db")]
 ScanResult = namedtuple("ScanResult", ["keys", "truncated"])
 
 # scheme://userinfo@ -> scheme://***@  (any scheme, so a DSN quoted in an exception text is covered too)
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+URL_MASK = "***"
 
 
 def redis_common_argument_spec() -> dict[str, t.Any]:
@@ -95,7 +107,7 @@ class RedisModule(AnsibleModule):
 
 def redact_url(text: str) -> str:
     """Replace the ``user:password@`` part of every URL in ``text`` with ``***@``."""
-    return _URL_USERINFO.sub(r"\g<scheme>***@", text)
+    return _redact.redact_url(text, URL_MASK)
 
 
 def parse_redis_url(url: str) -> dict[str, t.Any]:
@@ -206,9 +218,7 @@ def _secrets(params: dict[str, t.Any]) -> list[str]:
 
 def redact(text: str, params: dict[str, t.Any]) -> str:
     """Remove URL credentials and the configured password / URL from ``text``."""
-    for secret in _secrets(params):
-        text = text.replace(secret, REDACTED)
-    return redact_url(text)
+    return _redact.mask_values(text, _secrets(params), URL_MASK)
 
 
 def error_reason(exc: BaseException, params: dict[str, t.Any]) -> str:
@@ -222,8 +232,13 @@ def error_reason(exc: BaseException, params: dict[str, t.Any]) -> str:
     return redact(text, params)
 
 
+def redis_error_message(params: dict[str, t.Any], exc: BaseException, doing: str) -> str:
+    """``"<doing> Redis at <host:port>: <reason>"``, for example ``doing="Cannot read circuit breakers from"``."""
+    return f"{doing} Redis at {redis_target(params)}: {error_reason(exc, params)}"
+
+
 def connection_error_message(params: dict[str, t.Any], exc: BaseException) -> str:
-    return f"Cannot connect to Redis at {redis_target(params)}: {error_reason(exc, params)}"
+    return redis_error_message(params, exc, "Cannot connect to")
 
 
 def connect(module: AnsibleModule) -> t.Any:

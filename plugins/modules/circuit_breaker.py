@@ -196,20 +196,17 @@ import time
 
 from ansible_collections.voicehive.remediation.plugins.module_utils._redis import (
     BREAKER_RESET_FIELDS,
+    RedisError,
     RedisModule,
+    WatchError,
+    breaker_keys,
     connect,
     connection_error_message,
     discover_breakers,
-    error_reason,
     parse_number,
     read_breakers,
-    redis_target,
+    redis_error_message,
 )
-
-try:
-    from redis.exceptions import RedisError, WatchError
-except ImportError:  # reported by RedisModule
-    RedisError = WatchError = OSError
 
 MAX_ATTEMPTS = 3
 VERBS = dict(closed=("reset", "Closed"), open=("open", "Opened"))
@@ -382,9 +379,7 @@ def run_module(module, client):
             pipe = None
             if not module.check_mode and candidates:
                 pipe = client.pipeline(transaction=True)
-                pipe.watch(
-                    *[key for name in candidates for key in (f"{prefix}:{name}:state", f"{prefix}:{name}:stats")]
-                )
+                pipe.watch(*[key for name in candidates for key in breaker_keys(prefix, name)])
             try:
                 server_time, raw = read_breakers(client, prefix, candidates)
                 if params["all_open"]:
@@ -420,7 +415,7 @@ def run_module(module, client):
                 f"({MAX_ATTEMPTS} attempts); the orchestrator is writing them, try again",
             )
     except (RedisError, OSError) as e:
-        message = f"Cannot {verb} circuit breakers in Redis at {redis_target(params)}: {error_reason(e, params)}"
+        message = redis_error_message(params, e, f"Cannot {verb} circuit breakers in")
         if sent:
             # EXEC was sent: Redis applies the queued commands that it can, so report what was attempted
             message += "; the transaction was sent, check the breakers with voicehive.remediation.circuit_breaker_info"

@@ -243,22 +243,17 @@ from ansible_collections.voicehive.remediation.plugins.module_utils._redis impor
     BREAKER_COUNT_FIELDS,
     BREAKER_STATES,
     BREAKER_TIME_FIELDS,
+    RedisConnectionError,
+    RedisError,
     RedisModule,
+    RedisTimeoutError,
     connect,
     connection_error_message,
     discover_breakers,
-    error_reason,
     parse_number,
     read_breakers,
-    redis_target,
+    redis_error_message,
 )
-
-try:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-except ImportError:  # reported by RedisModule
-    RedisConnectionError = RedisError = RedisTimeoutError = OSError
 
 
 def argument_spec():
@@ -355,7 +350,7 @@ def run_module(module, client):
         if not isinstance(e, (RedisConnectionError, RedisTimeoutError, OSError)):
             # reachable, but a command was refused (ACL, ...): a problem to fix, not a state to report
             module.fail_json(
-                msg=f"Cannot read circuit breakers from Redis at {redis_target(params)}: {error_reason(e, params)}",
+                msg=redis_error_message(params, e, "Cannot read circuit breakers from"),
                 **result,
             )
         # unreachable (refused, timed out, authentication failed): this module cannot diagnose at all

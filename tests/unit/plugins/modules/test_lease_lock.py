@@ -4,14 +4,12 @@
 
 from __future__ import annotations
 
-import copy
 import datetime
 import json
 from unittest import mock
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
+from k8s_fakes import FakeNamespacedStore, run_k8s_main
 from kubernetes.client import CoordinationV1Api
 from kubernetes.client.exceptions import ApiException
 
@@ -22,36 +20,11 @@ NS = "voicehive"
 NAME = "voicehive-remediation"
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise ExitJson(kwargs)
-
-
-def _fail_json(self, msg, **kwargs):
-    kwargs["msg"] = msg
-    raise FailJson(kwargs)
-
-
-class FakeLeases:
+class FakeLeases(FakeNamespacedStore):
     """An in-memory Lease store with the API server's resourceVersion semantics."""
 
     def __init__(self):
-        self.objects = {}
-        self.rv = 100
-        self.writes = []
-        self.before_write = None  # hook: called before create/replace, may change the store
-
-    def _next_rv(self):
-        self.rv += 1
-        return str(self.rv)
+        super().__init__(rv=100)
 
     def put(self, holder, renewed_ago=0.0, duration=900, transitions=0, annotations=None):
         when = format_microtime(datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=renewed_ago))
@@ -70,38 +43,13 @@ class FakeLeases:
         return self.objects.get((NS, NAME))
 
     def read_namespaced_lease(self, name, namespace, **kwargs):
-        obj = self.objects.get((namespace, name))
-        if obj is None:
-            raise ApiException(status=404, reason="Not Found", body=json.dumps({"message": f'"{name}" not found'}))
-        return copy.deepcopy(obj)
+        return self._read(name, namespace)
 
     def create_namespaced_lease(self, namespace, body, **kwargs):
-        if self.before_write:
-            hook, self.before_write = self.before_write, None
-            hook(self)
-        name = body["metadata"]["name"]
-        if (namespace, name) in self.objects:
-            raise ApiException(status=409, reason="Conflict", body=json.dumps({"reason": "AlreadyExists"}))
-        obj = copy.deepcopy(body)
-        obj["metadata"]["resourceVersion"] = self._next_rv()
-        self.objects[(namespace, name)] = obj
-        self.writes.append(("create", copy.deepcopy(body)))
-        return copy.deepcopy(obj)
+        return self._create(namespace, body)
 
     def replace_namespaced_lease(self, name, namespace, body, **kwargs):
-        if self.before_write:
-            hook, self.before_write = self.before_write, None
-            hook(self)
-        current = self.objects.get((namespace, name))
-        if current is None:
-            raise ApiException(status=404, reason="Not Found")
-        if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
-            raise ApiException(status=409, reason="Conflict", body=json.dumps({"message": "object modified"}))
-        obj = copy.deepcopy(body)
-        obj["metadata"]["resourceVersion"] = self._next_rv()
-        self.objects[(namespace, name)] = obj
-        self.writes.append(("replace", copy.deepcopy(body)))
-        return copy.deepcopy(obj)
+        return self._replace(name, namespace, body)
 
 
 @pytest.fixture
@@ -129,20 +77,7 @@ def run(store, autospec_api):
         module_args.update(args)
         if check_mode:
             module_args["_ansible_check_mode"] = True
-        with (
-            patch_module_args(module_args),
-            mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json),
-            mock.patch.object(basic.AnsibleModule, "fail_json", _fail_json),
-            mock.patch.object(basic.AnsibleModule, "warn", autospec=True) as warn,
-            mock.patch.object(lease_lock, "coordination_api", autospec=True, return_value=api) as factory,
-        ):
-            try:
-                lease_lock.main()
-            except ExitJson as e:
-                return "exit", e.args[0], factory, warn
-            except FailJson as e:
-                return "fail", e.args[0], factory, warn
-        raise AssertionError("module neither exited nor failed")
+        return run_k8s_main(lease_lock, "coordination_api", api, module_args)
 
     return _run
 

@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from unittest import mock
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
+from k8s_fakes import FakeNamespacedStore, run_k8s_main
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
@@ -22,36 +20,11 @@ NOW = 1_800_000_000
 KEY = "rollout_restart.2Fdeployment.2Forchestrator"
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise ExitJson(kwargs)
-
-
-def _fail_json(self, msg, **kwargs):
-    kwargs["msg"] = msg
-    raise FailJson(kwargs)
-
-
-class FakeConfigMaps:
+class FakeConfigMaps(FakeNamespacedStore):
     """An in-memory ConfigMap store with the API server's resourceVersion semantics."""
 
     def __init__(self):
-        self.objects = {}
-        self.rv = 10
-        self.writes = []
-        self.before_write = None
-
-    def _next_rv(self):
-        self.rv += 1
-        return str(self.rv)
+        super().__init__(rv=10)
 
     def put(self, data, annotations=None):
         metadata = {"name": CM, "namespace": NS, "resourceVersion": self._next_rv()}
@@ -65,36 +38,13 @@ class FakeConfigMaps:
         return None if obj is None else obj.get("data")
 
     def read_namespaced_config_map(self, name, namespace, **kwargs):
-        obj = self.objects.get((namespace, name))
-        if obj is None:
-            raise ApiException(status=404, reason="Not Found")
-        return copy.deepcopy(obj)
-
-    def _hook(self):
-        if self.before_write:
-            hook, self.before_write = self.before_write, None
-            hook(self)
+        return self._read(name, namespace)
 
     def create_namespaced_config_map(self, namespace, body, **kwargs):
-        self._hook()
-        if (namespace, body["metadata"]["name"]) in self.objects:
-            raise ApiException(status=409, reason="Conflict")
-        obj = copy.deepcopy(body)
-        obj["metadata"]["resourceVersion"] = self._next_rv()
-        self.objects[(namespace, body["metadata"]["name"])] = obj
-        self.writes.append(("create", copy.deepcopy(body)))
-        return copy.deepcopy(obj)
+        return self._create(namespace, body)
 
     def replace_namespaced_config_map(self, name, namespace, body, **kwargs):
-        self._hook()
-        current = self.objects[(namespace, name)]
-        if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
-            raise ApiException(status=409, reason="Conflict")
-        obj = copy.deepcopy(body)
-        obj["metadata"]["resourceVersion"] = self._next_rv()
-        self.objects[(namespace, name)] = obj
-        self.writes.append(("replace", copy.deepcopy(body)))
-        return copy.deepcopy(obj)
+        return self._replace(name, namespace, body)
 
 
 @pytest.fixture
@@ -127,19 +77,7 @@ def run(store, autospec_api, monkeypatch):
         module_args.update(args)
         if check_mode:
             module_args["_ansible_check_mode"] = True
-        with (
-            patch_module_args(module_args),
-            mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json),
-            mock.patch.object(basic.AnsibleModule, "fail_json", _fail_json),
-            mock.patch.object(remediation_budget, "core_api", autospec=True, return_value=api) as factory,
-        ):
-            try:
-                remediation_budget.main()
-            except ExitJson as e:
-                return "exit", e.args[0], factory
-            except FailJson as e:
-                return "fail", e.args[0], factory
-        raise AssertionError("module neither exited nor failed")
+        return run_k8s_main(remediation_budget, "core_api", api, module_args)[:3]
 
     return _run
 

@@ -10,14 +10,14 @@ from unittest import mock
 
 import pytest
 import redis
+import redis_fakes
 import yaml
+from redis_fakes import NOW, patched_connect, read_replies, run_breaker_module
 
 from ansible_collections.voicehive.remediation.plugins.modules import circuit_breaker, circuit_breaker_info
 
 MODULE = "ansible_collections.voicehive.remediation.plugins.modules.circuit_breaker"
 SECRET = "cb-Pa55word"
-NOW = 1_800_000_000.0
-WRONGTYPE = redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
 
 OPEN_STATS = {
     "failure_count": "5",
@@ -33,16 +33,7 @@ RESET_STATS = dict(OPEN_STATS, failure_count="0", last_failure_time="0", last_su
 
 def breaker_replies(state=None, state_ttl=3000, stats=None, stats_ttl=3000, state_type=None, stats_type=None):
     """The six read replies for one breaker (TYPE/GET/TTL state, TYPE/HGETALL/TTL stats)."""
-    state_type = state_type or ("string" if state is not None else "none")
-    stats_type = stats_type or ("hash" if stats is not None else "none")
-    return [
-        state_type,
-        state if state_type == "string" else (WRONGTYPE if state_type != "none" else None),
-        state_ttl if state_type != "none" else -2,
-        stats_type,
-        stats if stats_type == "hash" else (WRONGTYPE if stats_type != "none" else {}),
-        stats_ttl if stats_type != "none" else -2,
-    ]
+    return redis_fakes.breaker_replies(state, state_ttl, stats, stats_ttl, state_type, stats_type)
 
 
 # ==========================================================================================
@@ -63,28 +54,18 @@ def specced():
 @pytest.fixture
 def client(specced):
     client, reads, tx = specced
-    for item in specced:
-        item.reset_mock(return_value=True, side_effect=True)
-    client.pipeline.side_effect = lambda transaction=True, shard_hint=None: tx if transaction else reads
-    client.reads, client.tx = reads, tx
-    client.scan.return_value = (0, [])
-    with mock.patch(f"{MODULE}.connect", autospec=True, return_value=client) as factory:
-        client.factory = factory
+    with patched_connect(MODULE, client, reads, tx):
+        client.pipeline.side_effect = lambda transaction=True, shard_hint=None: tx if transaction else reads
+        client.reads, client.tx = reads, tx
         yield client
 
 
 def set_replies(client, *breakers):
-    replies = [[str(int(NOW)), "0"]]
-    for breaker in breakers:
-        replies.extend(breaker)
-    client.reads.execute.return_value = replies
+    client.reads.execute.return_value = read_replies(*breakers)
 
 
 def run(run_module, check_mode=False, diff=False, **args):
-    if "url" not in args:
-        args.setdefault("host", "127.0.0.1")
-        args.setdefault("port", 16379)
-    return run_module(circuit_breaker.main, args, check_mode=check_mode, diff=diff)
+    return run_breaker_module(run_module, circuit_breaker.main, check_mode=check_mode, diff=diff, **args)
 
 
 def test_documentation_matches_argument_spec():

@@ -9,29 +9,12 @@ from unittest import mock
 import pytest
 import redis
 import yaml
+from redis_fakes import NOW, breaker_replies, patched_connect, read_replies, run_breaker_module
 
 from ansible_collections.voicehive.remediation.plugins.modules import circuit_breaker_info
 
 MODULE = "ansible_collections.voicehive.remediation.plugins.modules.circuit_breaker_info"
 SECRET = "info-Pa55word"
-NOW = 1_800_000_000.0
-WRONGTYPE = redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
-
-
-def breaker_replies(state=None, state_ttl=3600, stats=None, stats_ttl=3600, state_type=None, stats_type=None):
-    """The six pipeline replies for one breaker (TYPE/GET/TTL state, TYPE/HGETALL/TTL stats)."""
-    state_type = state_type or ("string" if state is not None else "none")
-    stats_type = stats_type or ("hash" if stats is not None else "none")
-    state_reply = state if state_type == "string" else (WRONGTYPE if state_type != "none" else None)
-    stats_reply = stats if stats_type == "hash" else (WRONGTYPE if stats_type != "none" else {})
-    return [
-        state_type,
-        state_reply,
-        state_ttl if state_type != "none" else -2,
-        stats_type,
-        stats_reply,
-        stats_ttl if stats_type != "none" else -2,
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +27,13 @@ def specced():
 def client(specced):
     """The redis client the module gets from its (patched, autospec) factory."""
     client, pipe = specced
-    client.reset_mock(return_value=True, side_effect=True)
-    pipe.reset_mock(return_value=True, side_effect=True)
-    client.pipeline.return_value = pipe
-    client.scan.return_value = (0, [])
-    with mock.patch(f"{MODULE}.connect", autospec=True, return_value=client) as factory:
-        client.factory = factory
+    with patched_connect(MODULE, client, pipe):
+        client.pipeline.return_value = pipe
         yield client
 
 
 def set_replies(client, *breakers):
-    replies = [[str(int(NOW)), "0"]]
-    for breaker in breakers:
-        replies.extend(breaker)
-    client.pipeline.return_value.execute.return_value = replies
+    client.pipeline.return_value.execute.return_value = read_replies(*breakers)
 
 
 def set_scan(client, state_keys=(), stats_keys=()):
@@ -68,10 +44,7 @@ def set_scan(client, state_keys=(), stats_keys=()):
 
 
 def run(run_module, **args):
-    if "url" not in args:
-        args.setdefault("host", "127.0.0.1")
-        args.setdefault("port", 16379)
-    return run_module(circuit_breaker_info.main, args)
+    return run_breaker_module(run_module, circuit_breaker_info.main, **args)
 
 
 def test_documentation_matches_argument_spec():

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 PHASES = {"diagnose", "remediate"}
@@ -122,3 +123,32 @@ def test_diagnose_tasks_also_run_under_remediate_tag():
         if "always" in tags:
             continue
         assert "remediate" in tags, f"{name}: a diagnosis must also carry 'remediate' (remediation re-diagnoses first)"
+
+
+def _walk_tasks(tasks):
+    for task in tasks or []:
+        yield task
+        for key in ("block", "rescue", "always"):
+            yield from _walk_tasks(task.get(key))
+
+
+def test_dynamic_includes_give_their_tasks_the_taxonomy():
+    """--list-tasks cannot see into include_tasks/include_role: their `apply.tags` must carry the taxonomy."""
+    bad = []
+    for path in sorted((ROOT / "roles").glob("*/tasks/*.yml")):
+        for task in _walk_tasks(yaml.safe_load(path.read_text())):
+            for action in ("ansible.builtin.include_tasks", "ansible.builtin.include_role"):
+                if action not in task:
+                    continue
+                args = task[action] if isinstance(task[action], dict) else {}
+                tags = set(args.get("apply", {}).get("tags", []))
+                if "always" in tags:
+                    continue
+                missing = [
+                    kind
+                    for kind, values in (("phase", PHASES), ("category", CATEGORIES), ("component", COMPONENTS))
+                    if not tags & values
+                ]
+                if missing or not tags <= TAXONOMY:
+                    bad.append(f"{path.relative_to(ROOT)}: {task.get('name')}: apply.tags {sorted(tags)}")
+    assert not bad, "\n".join(bad)

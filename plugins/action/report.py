@@ -150,6 +150,15 @@ def _cell(value: t.Any) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def _table(header: list[str], rows: t.Iterable[list[str]]) -> list[str]:
+    """A Markdown table: the header, the separator and one line per row of (escaped) cells."""
+    return [_row(header), "|" + "---|" * len(header), *(_row(cells) for cells in rows)]
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def _approved(action: dict[str, t.Any]) -> str:
     approved = action.get("approved")
     if approved is None:
@@ -222,12 +231,11 @@ def render_markdown(doc: dict[str, t.Any]) -> str:
 
     lines += ["## Findings", ""]
     if doc["findings"]:
-        lines += ["| id | severity | status | summary |", "|---|---|---|---|"]
-        for f in doc["findings"]:
-            lines.append(
-                f"| `{_cell(f.get('id'))}` | {_cell(f.get('severity'))} | {_cell(f.get('status'))} "
-                f"| {_cell(f.get('summary'))} |"
-            )
+        lines += _table(
+            ["id", "severity", "status", "summary"],
+            ([f"`{_cell(f.get('id'))}`", _cell(f.get("severity")), _cell(f.get("status")), _cell(f.get("summary"))]
+             for f in doc["findings"]),
+        )  # fmt: skip
         lines.append("")
         for f in doc["findings"]:
             lines += [f"### {_cell(f.get('id'))}", ""]
@@ -244,12 +252,11 @@ def render_markdown(doc: dict[str, t.Any]) -> str:
 
     lines += ["## Actions", ""]
     if doc["actions"]:
-        lines += ["| action | target | finding | status | approved |", "|---|---|---|---|---|"]
-        for a in doc["actions"]:
-            lines.append(
-                f"| `{_cell(a.get('action'))}` | {_cell(a.get('target'))} | {_cell(a.get('finding'))} "
-                f"| {_cell(a.get('status'))} | {_cell(_approved(a))} |"
-            )
+        lines += _table(
+            ["action", "target", "finding", "status", "approved"],
+            ([f"`{_cell(a.get('action'))}`", _cell(a.get("target")), _cell(a.get("finding")), _cell(a.get("status")),
+              _cell(_approved(a))] for a in doc["actions"]),
+        )  # fmt: skip
         lines.append("")
         for a in doc["actions"]:
             lines += [f"### {_cell(a.get('action'))} on {_cell(a.get('target'))}: {_cell(a.get('status'))}", ""]
@@ -275,8 +282,7 @@ def render_markdown(doc: dict[str, t.Any]) -> str:
     durations = doc.get("category_durations") or {}
     lines += ["## Durations", ""]
     if durations:
-        lines += ["| category | seconds |", "|---|---|"]
-        lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in sorted(durations.items())]
+        lines += _table(["category", "seconds"], ([_cell(k), _cell(v)] for k, v in sorted(durations.items())))
     else:
         lines.append("Not recorded.")
     lines.append("")

@@ -311,7 +311,7 @@ class Budget(NamespacedObject):
         written = self.api_call(
             verb, call, tolerate=(409,), fallback=False, namespace=self.namespace, body=body, **kwargs
         )
-        return written is not False
+        return written is not False  # the API answers with the object written; False only on a conflict
 
     def result(self, uses: list[int], now: int, allowed: bool, exhausted: bool, changed: bool) -> dict[str, t.Any]:
         retry_after = 0

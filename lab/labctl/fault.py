@@ -10,6 +10,21 @@ from .faults.base import Context
 
 
 def main(argv: list[str]) -> int:
+    """Run the fault CLI; a service that cannot be reached gives one clear line, not a traceback."""
+    try:
+        return _main(argv)
+    except (OSError, ConnectionError) as exc:
+        raise SystemExit(f"fault: cannot reach a lab service ({exc}). Is the lab up? Try: lab/bin/lab status") from exc
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] in {"redis", "psycopg", "hvac", "requests", "urllib3", "kubernetes"}:
+            raise SystemExit(
+                f"fault: cannot change the lab ({type(exc).__name__}: {exc}). "
+                "Is the lab up? Check lab/bin/lab status and lab/.state/logs/."
+            ) from exc
+        raise
+
+
+def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="fault", description="Inject troubleshooting-guide faults into the lab.")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("list", help="one fault name per line")

@@ -55,7 +55,6 @@ else:
 
 REDIS_LIBRARY = "redis>=5.0.0"
 DEFAULT_PORT = 6379
-REDACTED = _redact.REDACTED
 
 # One quick retry on a dropped connection or a timeout, the same on every redis-py version (redis-py 6+
 # defaults to three retries with up to 10 s backoff, which turns a down server into a long hang).

@@ -1,0 +1,115 @@
+# Copyright: (c) 2026, VoiceHive SRE
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Remediations need nothing beyond the shipped RBAC (docs/rbac/voicehive-remediation.yml).
+
+The test binds the shipped Role to a ServiceAccount in kubesim, runs remediations
+with that account's token, then checks every request the account made (kubesim's
+request log) against the shipped rules with kubesim's RBAC rule matcher.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+from kubernetes import client as k8s_client
+from kubernetes.client.rest import ApiException
+from vh_lab import ROOT, STATE, fault, run_playbook
+
+sys.path.insert(0, str(ROOT / "lab"))
+from kubesim import rbac
+
+pytestmark = pytest.mark.lab
+
+MANIFEST = ROOT / "docs" / "rbac" / "voicehive-remediation.yml"
+SA_USER = "system:serviceaccount:voicehive:voicehive-remediation"
+DISCOVERY = ("/api", "/apis", "/version", "/openapi")
+
+
+def _apply(kube, doc: dict) -> None:
+    api = k8s_client.ApiClient.sanitize_for_serialization(kube, doc)
+    dyn_kind = doc["kind"]
+    ns = doc["metadata"].get("namespace")
+    core, rbac_api = k8s_client.CoreV1Api(kube), k8s_client.RbacAuthorizationV1Api(kube)
+    create = {
+        "ServiceAccount": lambda: core.create_namespaced_service_account(ns, api),
+        "Role": lambda: rbac_api.create_namespaced_role(ns, api),
+        "RoleBinding": lambda: rbac_api.create_namespaced_role_binding(ns, api),
+        "ClusterRole": lambda: rbac_api.create_cluster_role(api),
+        "ClusterRoleBinding": lambda: rbac_api.create_cluster_role_binding(api),
+    }[dyn_kind]
+    try:
+        create()
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
+def _rules(docs: list[dict]) -> list[dict]:
+    return [rule for d in docs if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"]]
+
+
+def _requests_since(start: str) -> list[dict]:
+    lines = (STATE / "kubesim" / "requests.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r.get("user") == SA_USER and r["time"] >= start]
+
+
+def test_remediation_runs_with_the_shipped_role_only(clean_lab, kube):
+    docs = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
+    for doc in docs:
+        _apply(kube, doc)
+    token = (
+        k8s_client.CoreV1Api(kube)
+        .create_namespaced_service_account_token(
+            "voicehive-remediation",
+            "voicehive",
+            k8s_client.AuthenticationV1TokenRequest(
+                spec=k8s_client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+            ),
+        )
+        .status.token
+    )
+    as_sa = {"voicehive_kubeconfig": "", "voicehive_kube_api_key": token}
+    start = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    fault("inject", "breaker-stuck-open")
+    run = run_playbook("playbooks/remediate.yml", "--tags", "circuit_breakers", extra_vars=as_sa)
+    assert run.rc == 0, run.output[-3000:]
+    assert run.report["outcome"] == "resolved"
+    fault("clear")
+    fault("inject", "breaker-dependency-down")
+    approved = dict(
+        as_sa,
+        voicehive_approved_actions=["enable_fallback_mode", "tune_breaker_thresholds"],
+        circuit_breakers_thresholds={"failure_threshold": "8"},
+    )
+    run = run_playbook("playbooks/remediate.yml", "--tags", "circuit_breakers", extra_vars=approved)
+    assert run.rc == 0, run.output[-3000:]
+    assert {a["action"] for a in run.report["actions"] if a["status"] == "done"} == {
+        "enable_fallback_mode",
+        "tune_breaker_thresholds",
+    }
+
+    requests = _requests_since(start)
+    assert requests, "the runs made no request as the ServiceAccount"
+    rules = _rules(docs)
+    denied = []
+    for r in requests:
+        if r["path"].startswith(DISCOVERY) or not r["resource"]:
+            continue
+        attrs = rbac.Attributes(
+            verb=r["verb"],
+            group=r["group"],
+            resource=r["resource"],
+            subresource=r["subresource"],
+            namespace=r["namespace"],
+            name=r["name"],
+        )
+        if not any(rbac._rule_matches(rule, attrs) for rule in rules):
+            denied.append(f"{r['verb']} {r['path']}")
+    assert not denied, "requests outside the shipped Role:\n" + "\n".join(sorted(set(denied)))
+    assert not [r for r in requests if r["resource"] == "secrets"], "a circuit breaker remediation read Secrets"
+    assert all(r["code"] < 500 for r in requests)

@@ -136,6 +136,7 @@ def test_unknown_approval_is_refused_before_anything_acts(clean_lab, primary_red
     run = run_playbook(REMEDIATE, extra_vars={"voicehive_approved_actions": ["drop_everything"]})
     assert run.rc != 0
     assert "unknown action(s) drop_everything" in run.output
+    assert run.report["outcome"] == "failed"
     assert primary_redis.get("circuit_breaker:pms_connector:state") == "open"
 
 
@@ -143,6 +144,9 @@ def test_missing_connection_variable_is_named(clean_lab):
     run = run_playbook(REMEDIATE, "--tags", "circuit_breakers", extra_vars={"voicehive_redis_url": ""})
     assert run.rc != 0
     assert "voicehive_redis_url (for redis)" in run.output, run.output[-2000:]
+    # the run still leaves an honest report of why it stopped
+    assert run.report["outcome"] == "failed", run.report
+    assert run.report["errors"] and run.report["actions"] == []
 
 
 def test_lock_held_by_another_run_makes_this_one_wait_then_fail(clean_lab, kube, primary_redis):

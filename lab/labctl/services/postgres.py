@@ -70,6 +70,12 @@ USERS = (
 )
 
 
+def _postgres_can_reach(path: Path) -> bool:
+    """Whether the postgres OS user can search ``path`` (every directory above it included)."""
+    probe = subprocess.run(["runuser", "-u", OS_USER, "--", "test", "-x", str(path)], check=False)
+    return probe.returncode == 0
+
+
 def password_hash(password: str) -> str:
     return hashlib.sha256(password.encode()).hexdigest()
 
@@ -82,6 +88,36 @@ class PostgresService(Service):
         self.name = name
         self.port = port
         self.start_timeout = 40.0
+
+    @property
+    def state(self) -> Path:
+        """lab/.state/<name>, or a directory the postgres OS user can reach.
+
+        PostgreSQL runs as the ``postgres`` OS user. When the checkout sits below a directory that
+        user cannot search (a 0700 home, as for CI clones under /root), the data directory goes to
+        /var/tmp/voicehive-lab-<hash of the checkout>/<name> and lab/.state/<name> links to it.
+        """
+        cached = getattr(self, "_state", None)
+        if cached is not None:
+            return cached
+        default = paths.state_dir(self.name)
+        chosen = default
+        if os.geteuid() == 0 and not _postgres_can_reach(default.parent):
+            tag = hashlib.sha256(str(paths.STATE.resolve()).encode()).hexdigest()[:12]
+            root = Path("/var/tmp") / f"voicehive-lab-{tag}"
+            root.mkdir(mode=0o755, exist_ok=True)
+            root.chmod(0o755)
+            chosen = root / self.name
+            chosen.mkdir(exist_ok=True)
+            if default.is_symlink() or not default.exists():
+                if default.is_symlink():
+                    default.unlink()
+                default.symlink_to(chosen)
+            elif default.is_dir() and not any(default.iterdir()):
+                default.rmdir()
+                default.symlink_to(chosen)
+        self._state = chosen
+        return chosen
 
     @property
     def data(self) -> Path:

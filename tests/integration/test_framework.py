@@ -56,10 +56,14 @@ def test_diagnose_healthy_lab_reports_nothing(clean_lab):
     assert run.recap_changed() == 0
     assert run.report["outcome"] == "healthy", run.report
     assert run.report["findings"] == []
-    json_path = Path(run.report["paths"]["json"]) if "paths" in run.report else None
-    md = sorted((ROOT / "reports").glob("lab-*.md"), key=lambda p: p.stat().st_mtime)[-1]
-    assert md.read_text().startswith("#"), "markdown report is empty"
-    assert json_path is None or json_path.exists()
+    # both files of this run: the JSON the run wrote, and the Markdown beside it
+    assert len(run.reports) == 1, f"expected one new report, got {len(run.reports)}"
+    md = next(
+        p
+        for p in (ROOT / "reports").glob("lab-*.md")
+        if json.loads(p.with_suffix(".json").read_text())["run_id"] == run.report["run_id"]
+    )
+    assert md.read_text().startswith("# lab: healthy"), md.read_text()[:200]
 
 
 def test_diagnose_reports_an_injected_fault(clean_lab):

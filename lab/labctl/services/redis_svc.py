@@ -7,22 +7,14 @@ from pathlib import Path
 
 import redis
 
+from sims.orch.breaker import KNOWN_BREAKERS, TTL
+
 from .. import paths
 from .base import Service
 
-BREAKERS = (
-    "tts_service",
-    "pms_connector",
-    "livekit_service",
-    "vault_service",
-    "external_api",
-    "apaleo_auth",
-    "apaleo_api",
-    "database_connection",
-    "database_query",
-    "database_transaction",
-)
-BREAKER_TTL = 3600
+# the contract's breaker names and expiry, as the orchestrator simulator knows them
+BREAKERS = KNOWN_BREAKERS
+BREAKER_TTL = TTL
 
 
 def client(port: int, password: str, **kwargs: object) -> redis.Redis:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import time
 import traceback
 import typing as t
 from collections import namedtuple
@@ -400,3 +401,210 @@ def parse_number(value: t.Any, kind: type = float) -> t.Any:
     if not math.isfinite(number):
         raise ValueError(f"{value!r} is not a finite number")
     return kind(number)
+
+
+def describe_breaker(name: str, raw: dict[str, t.Any], now: float | None) -> dict[str, t.Any]:
+    """Turn the raw keys of one breaker (from ``read_breakers``) into its reported entry."""
+    errors = list(raw["errors"])
+    state_exists = raw["state_type"] == "string"
+    stats_exists = raw["stats_type"] == "hash"
+
+    state = "closed"
+    if state_exists and raw["state_value"] is not None:
+        state = raw["state_value"].strip().lower()
+        if state not in BREAKER_STATES:
+            state = raw["state_value"]
+            errors.append(f"key {raw['state_key']} holds the unexpected state {state!r}")
+
+    stats = {}
+    for field, kind in [(f, int) for f in BREAKER_COUNT_FIELDS] + [(f, float) for f in BREAKER_TIME_FIELDS]:
+        value = raw["stats"].get(field)
+        try:
+            stats[field] = parse_number(value, kind)
+        except ValueError:
+            stats[field] = None
+            errors.append(f"field {field} of {raw['stats_key']} is not a number: {value!r}")
+
+    def since(field):
+        when = stats.get(field)
+        if not when or now is None:
+            return None
+        return round(now - when, 3)
+
+    entry = dict(
+        state=state,
+        exists=state_exists or stats_exists,
+        state_key=raw["state_key"],
+        state_key_exists=state_exists,
+        ttl=raw["state_ttl"] if state_exists else None,
+        stats_key=raw["stats_key"],
+        stats_key_exists=stats_exists,
+        stats_ttl=raw["stats_ttl"] if stats_exists else None,
+        stats=stats,
+        seconds_since_last_failure=since("last_failure_time"),
+        seconds_since_last_success=since("last_success_time"),
+    )
+    if errors:
+        entry["error"] = "; ".join(errors)
+    return entry
+
+
+def summarize_breakers(raw: dict[str, dict], names: t.Sequence[str], now: float | None) -> dict[str, t.Any]:
+    """``{breakers, open, half_open, closed, invalid, count}`` for ``names`` read by ``read_breakers``."""
+    out: dict[str, t.Any] = dict(breakers={}, open=[], half_open=[], closed=[], invalid=[], count=0)
+    for name in names:
+        entry = describe_breaker(name, raw[name], now)
+        out["breakers"][name] = entry
+        if entry["state"] in BREAKER_STATES:
+            out[entry["state"]].append(name)
+        if "error" in entry:
+            out["invalid"].append(name)
+    out["count"] = len(out["breakers"])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The site read (site_info): INFO, the keyspace by family in one bounded SCAN, the breakers
+# ---------------------------------------------------------------------------------------------
+
+
+def _int(info: dict[str, t.Any], key: str) -> int | None:
+    with contextlib.suppress(TypeError, ValueError):
+        return int(info.get(key))
+    return None
+
+
+def _float(info: dict[str, t.Any], key: str) -> float | None:
+    with contextlib.suppress(TypeError, ValueError):
+        return float(info.get(key))
+    return None
+
+
+def summarize_info(info: dict[str, t.Any], db: int) -> dict[str, t.Any]:
+    """The INFO fields diagnoses use: memory against maxmemory, eviction, clients, traffic, keyspace."""
+    used, limit = _int(info, "used_memory"), _int(info, "maxmemory")
+    keyspace = info.get(f"db{db}") if isinstance(info.get(f"db{db}"), dict) else {}
+    return dict(
+        version=info.get("redis_version"),
+        role=info.get("role"),
+        uptime_seconds=_int(info, "uptime_in_seconds"),
+        memory=dict(
+            used_bytes=used,
+            peak_bytes=_int(info, "used_memory_peak"),
+            maxmemory_bytes=limit,
+            used_ratio=round(used / limit, 4) if used is not None and limit else None,
+            policy=info.get("maxmemory_policy"),
+            fragmentation_ratio=_float(info, "mem_fragmentation_ratio"),
+        ),
+        clients=dict(
+            connected=_int(info, "connected_clients"),
+            blocked=_int(info, "blocked_clients"),
+            maxclients=_int(info, "maxclients"),
+            rejected_connections=_int(info, "rejected_connections"),
+        ),
+        stats=dict(
+            evicted_keys=_int(info, "evicted_keys"),
+            expired_keys=_int(info, "expired_keys"),
+            keyspace_hits=_int(info, "keyspace_hits"),
+            keyspace_misses=_int(info, "keyspace_misses"),
+            ops_per_sec=_int(info, "instantaneous_ops_per_sec"),
+            total_connections_received=_int(info, "total_connections_received"),
+        ),
+        keyspace=dict(keys=_int(keyspace, "keys"), expires=_int(keyspace, "expires")),
+    )
+
+
+def scan_families(
+    client: t.Any, families: dict[str, str], count: int = 1000, max_keys: int = 100000, sample: int = 20
+) -> dict[str, t.Any]:
+    """One ``SCAN`` pass over the keyspace (no ``MATCH``), counting the keys of each family by prefix.
+
+    Stops after ``max_keys`` keys were examined (``complete`` is then false and the counts are lower
+    bounds). Each family keeps a sample of up to ``sample`` key names; ``other`` counts the keys of no
+    family. Returns ``{examined, calls, complete, families: {name: {prefix, count, sample}}, other, keys}``
+    where ``keys`` is every examined key of a family (for the callers' own classification).
+    """
+    if count < 1 or max_keys < 1:
+        raise ValueError("count and max_keys must be at least 1")
+    found = {name: dict(prefix=prefix, count=0, sample=[]) for name, prefix in families.items()}
+    ordered = sorted(families.items(), key=lambda item: len(item[1]), reverse=True)  # longest prefix wins
+    seen: set[str] = set()
+    cursor, calls, other, complete = 0, 0, 0, False
+    while len(seen) < max_keys:
+        cursor, batch = client.scan(cursor=cursor, count=count)
+        calls += 1
+        for key in batch:
+            if key in seen:  # SCAN may return a key twice
+                continue
+            seen.add(key)
+            for name, prefix in ordered:
+                if key.startswith(prefix):
+                    family = found[name]
+                    family["count"] += 1
+                    if len(family["sample"]) < sample:
+                        family["sample"].append(key)
+                    break
+            else:
+                other += 1
+        if int(cursor) == 0:
+            complete = True
+            break
+    for family in found.values():
+        family["sample"].sort()
+    return dict(examined=len(seen), calls=calls, complete=complete, families=found, other=other, keys=seen)
+
+
+def read_site(
+    client: t.Any,
+    db: int = 0,
+    breaker_prefix: str = "circuit_breaker",
+    breaker_names: t.Sequence[str] = (),
+    families: dict[str, str] | None = None,
+    scan_count: int = 1000,
+    max_keys: int = 100000,
+    sample: int = 20,
+) -> dict[str, t.Any]:
+    """Everything a site diagnosis reads from Redis, in a few round trips (never ``KEYS``).
+
+    INFO and DBSIZE in one pipeline; one bounded SCAN pass classifying keys into ``families``
+    (prefix by name); the breakers (``breaker_names`` and the ones the pass found, read with
+    ``read_breakers``). When the pass stopped early, breakers are found with a ``MATCH`` scan of
+    their prefix as ``circuit_breaker_info`` does, so none is missed. Connection problems raise.
+    """
+    pipe = client.pipeline(transaction=False)
+    pipe.info("all")
+    pipe.dbsize()
+    info, dbsize = pipe.execute(raise_on_error=False)
+    errors = []
+    if isinstance(info, Exception):
+        errors.append(f"INFO refused: {info}")
+        info = {}
+    if isinstance(dbsize, Exception):
+        errors.append(f"DBSIZE refused: {dbsize}")
+        dbsize = None
+
+    keys = scan_families(client, dict(families or {}), count=scan_count, max_keys=max_keys, sample=sample)
+    head = f"{breaker_prefix}:"
+    names = set(breaker_names)
+    for key in keys.pop("keys"):
+        for tail in (":state", ":stats"):
+            if key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail):
+                names.add(key[len(head) : -len(tail)])
+    truncated = False
+    if not keys["complete"]:
+        found = discover_breakers(client, breaker_prefix, count=scan_count, limit=max_keys)
+        names.update(found.keys)
+        truncated = found.truncated
+    ordered = sorted(names)
+    server_time, raw = read_breakers(client, breaker_prefix, ordered)
+    server_time = server_time if server_time is not None else time.time()
+    breakers = summarize_breakers(raw, ordered, server_time)
+    breakers.update(prefix=breaker_prefix, truncated=truncated)
+    return dict(
+        summarize_info(info, db),
+        dbsize=dbsize,
+        server_time=server_time,
+        keys=keys,
+        breakers=breakers,
+        errors=errors,
+    )

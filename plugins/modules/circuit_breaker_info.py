@@ -240,9 +240,6 @@ server_time:
 import time
 
 from ansible_collections.voicehive.remediation.plugins.module_utils._redis import (
-    BREAKER_COUNT_FIELDS,
-    BREAKER_STATES,
-    BREAKER_TIME_FIELDS,
     RedisConnectionError,
     RedisError,
     RedisModule,
@@ -250,9 +247,9 @@ from ansible_collections.voicehive.remediation.plugins.module_utils._redis impor
     connect,
     connection_error_message,
     discover_breakers,
-    parse_number,
     read_breakers,
     redis_error_message,
+    summarize_breakers,
 )
 
 
@@ -265,52 +262,6 @@ def argument_spec():
         max_keys=dict(type="int", default=10000, no_log=False),
         fail_on_unreachable=dict(type="bool", default=True),
     )
-
-
-def describe_breaker(name, raw, now):
-    """Turn the raw keys of one breaker (from read_breakers) into the returned entry."""
-    errors = list(raw["errors"])
-    state_exists = raw["state_type"] == "string"
-    stats_exists = raw["stats_type"] == "hash"
-
-    state = "closed"
-    if state_exists and raw["state_value"] is not None:
-        state = raw["state_value"].strip().lower()
-        if state not in BREAKER_STATES:
-            state = raw["state_value"]
-            errors.append(f"key {raw['state_key']} holds the unexpected state {state!r}")
-
-    stats = {}
-    for field, kind in [(f, int) for f in BREAKER_COUNT_FIELDS] + [(f, float) for f in BREAKER_TIME_FIELDS]:
-        value = raw["stats"].get(field)
-        try:
-            stats[field] = parse_number(value, kind)
-        except ValueError:
-            stats[field] = None
-            errors.append(f"field {field} of {raw['stats_key']} is not a number: {value!r}")
-
-    def since(field):
-        when = stats.get(field)
-        if not when or now is None:
-            return None
-        return round(now - when, 3)
-
-    entry = dict(
-        state=state,
-        exists=state_exists or stats_exists,
-        state_key=raw["state_key"],
-        state_key_exists=state_exists,
-        ttl=raw["state_ttl"] if state_exists else None,
-        stats_key=raw["stats_key"],
-        stats_key_exists=stats_exists,
-        stats_ttl=raw["stats_ttl"] if stats_exists else None,
-        stats=stats,
-        seconds_since_last_failure=since("last_failure_time"),
-        seconds_since_last_success=since("last_success_time"),
-    )
-    if errors:
-        entry["error"] = "; ".join(errors)
-    return entry
 
 
 def run_module(module, client):
@@ -363,14 +314,7 @@ def run_module(module, client):
     now = server_time if server_time is not None else time.time()
     result["redis_available"] = True
     result["server_time"] = now
-    for name in ordered:
-        entry = describe_breaker(name, raw[name], now)
-        result["breakers"][name] = entry
-        if entry["state"] in ("open", "half_open", "closed"):
-            result[entry["state"]].append(name)
-        if "error" in entry:
-            result["invalid"].append(name)
-    result["count"] = len(result["breakers"])
+    result.update(summarize_breakers(raw, ordered, now))
     if result["truncated"]:
         module.warn(
             f"Stopped scanning for circuit breaker keys after max_keys={params['max_keys']} keys; "

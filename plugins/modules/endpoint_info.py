@@ -98,24 +98,11 @@ down:
   sample: [postgres]
 """
 
-import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
-
-def check_endpoint(endpoint: dict, timeout: float) -> dict:
-    """Try one TCP connection; never raises."""
-    result = dict(endpoint, reachable=False, error=None, elapsed_ms=None)
-    start = time.monotonic()
-    try:
-        with socket.create_connection((endpoint["host"], endpoint["port"]), timeout=timeout):
-            result["reachable"] = True
-    except (OSError, ValueError) as exc:
-        result["error"] = str(exc) or type(exc).__name__
-    result["elapsed_ms"] = round((time.monotonic() - start) * 1000, 1)
-    return result
+from ansible_collections.voicehive.remediation.plugins.module_utils._site_read import check_endpoint
 
 
 def run_module(module: AnsibleModule) -> None:

@@ -185,3 +185,59 @@ def redis_db(redis_server):
     yield client
     client.flushdb()
     client.close()
+
+
+# --------------------------------------------------------------------------------------------
+# A local HTTP server for the readers of site_info (HTTP endpoints, Prometheus, the Kubernetes API)
+# --------------------------------------------------------------------------------------------
+
+
+class _Routes:
+    """What the test server answers: ``routes[path] = (status, body)``; a dict or list body is sent as JSON.
+
+    ``requests`` records every request (method, path with query, headers) so tests can check what was asked.
+    A route may also be a callable ``(path_with_query, headers) -> (status, body)``.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict = {}
+        self.requests: list[dict] = []
+
+
+@pytest.fixture
+def http_server():
+    """``(base_url, routes)``: a threaded HTTP server on 127.0.0.1 answering from ``routes.routes``."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    state = _Routes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            state.requests.append(dict(method="GET", path=self.path, headers=dict(self.headers)))
+            route = state.routes.get(urlsplit(self.path).path)
+            if callable(route):
+                route = route(self.path, dict(self.headers))
+            status, body = route if route is not None else (404, {"message": "no route"})
+            data = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
+            if isinstance(data, str):
+                data = data.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json" if isinstance(body, (dict, list)) else "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", state
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -357,3 +357,102 @@ def test_parse_number(value, kind, expected):
 def test_parse_number_refuses_junk(value):
     with pytest.raises(ValueError):
         _redis.parse_number(value, int)
+
+
+# ------------------------------------------------------------------------------------------
+# the site read (site_info), against a private redis-server
+# ------------------------------------------------------------------------------------------
+
+FAMILIES = {
+    "sessions": "session:",
+    "rate_limits": "rate_limit:",
+    "breakers": "circuit_breaker:",
+    "allow": "rate_limit:whitelist:",
+}
+
+
+def seed(client):
+    pipe = client.pipeline()
+    for i in range(30):
+        pipe.hset(f"session:{i}", mapping={"user_id": str(i)})
+    for i in range(12):
+        pipe.set(f"rate_limit:ip:10.0.0.{i}:/api/v1/calls:per_minute", 3, ex=60)
+    pipe.set("rate_limit:whitelist:10.9.9.9", "true", ex=600)
+    pipe.set("circuit_breaker:pms_connector:state", "open", ex=3600)
+    pipe.hset("circuit_breaker:pms_connector:stats", mapping={"failure_count": 7, "last_failure_time": 1.5})
+    pipe.set("circuit_breaker:tts_service:state", "half_open")
+    pipe.set("unrelated:key", "x")
+    pipe.execute()
+
+
+def test_scan_families_one_pass_longest_prefix_wins(redis_db):
+    seed(redis_db)
+    keys = _redis.scan_families(redis_db, FAMILIES, count=7, max_keys=10_000, sample=5)
+    assert keys["complete"] and keys["examined"] == redis_db.dbsize() and keys["calls"] > 1
+    families = keys["families"]
+    assert families["sessions"]["count"] == 30 and len(families["sessions"]["sample"]) == 5
+    assert families["rate_limits"]["count"] == 12 and families["allow"]["count"] == 1
+    assert families["breakers"]["count"] == 3 and keys["other"] == 1
+    assert families["allow"]["sample"] == ["rate_limit:whitelist:10.9.9.9"]
+
+
+def test_scan_families_is_bounded(redis_db):
+    seed(redis_db)
+    keys = _redis.scan_families(redis_db, FAMILIES, count=5, max_keys=10)
+    assert not keys["complete"] and 10 <= keys["examined"] < redis_db.dbsize()
+    with pytest.raises(ValueError):
+        _redis.scan_families(redis_db, FAMILIES, count=0)
+
+
+def test_read_site_reads_info_keys_and_breakers_without_keys_command(redis_db):
+    seed(redis_db)
+    redis_db.config_set("maxmemory", str(64 * 2**20))
+    seen = []
+    original = redis_db.execute_command
+
+    def spy(*args, **kwargs):
+        seen.append(str(args[0]).upper())
+        return original(*args, **kwargs)
+
+    with mock.patch.object(redis_db, "execute_command", side_effect=spy):
+        read = _redis.read_site(redis_db, breaker_names=["vault_service"], families=FAMILIES)
+    assert "KEYS" not in seen and "FLUSHDB" not in seen
+    assert read["dbsize"] == redis_db.dbsize() and read["version"] and read["role"] == "master"
+    assert read["memory"]["maxmemory_bytes"] == 64 * 2**20 and 0 < read["memory"]["used_ratio"] < 1
+    assert read["keyspace"]["keys"] == read["dbsize"]
+    breakers = read["breakers"]
+    assert breakers["open"] == ["pms_connector"] and breakers["half_open"] == ["tts_service"]
+    assert breakers["closed"] == ["vault_service"] and not breakers["breakers"]["vault_service"]["exists"]
+    assert breakers["breakers"]["pms_connector"]["stats"]["failure_count"] == 7
+    assert breakers["truncated"] is False and breakers["prefix"] == "circuit_breaker"
+    redis_db.config_set("maxmemory", "0")
+
+
+def test_read_site_finds_breakers_by_match_when_the_pass_stops_early(redis_db):
+    seed(redis_db)
+    for i in range(200):
+        redis_db.set(f"noise:{i}", 1)
+    read = _redis.read_site(redis_db, families=FAMILIES, scan_count=10, max_keys=20)
+    assert read["keys"]["complete"] is False
+    assert read["breakers"]["open"] == ["pms_connector"] and read["breakers"]["half_open"] == ["tts_service"]
+
+
+def test_read_site_reports_a_refused_info():
+    client = mock.MagicMock()
+    pipe = client.pipeline.return_value
+    pipe.execute.side_effect = [
+        [redis.exceptions.ResponseError("NOPERM this user has no permissions to run the 'info' command"), 3],
+        [[str(1_800_000_000), "0"]],
+    ]
+    client.scan.return_value = (0, ["session:1"])
+    read = _redis.read_site(client, families={"sessions": "session:"})
+    assert read["errors"] == ["INFO refused: NOPERM this user has no permissions to run the 'info' command"]
+    assert read["dbsize"] == 3 and read["memory"]["used_bytes"] is None
+    assert read["keys"]["families"]["sessions"]["count"] == 1
+
+
+def test_summarize_info_without_maxmemory():
+    info = {"used_memory": 1000, "maxmemory": 0, "maxmemory_policy": "noeviction", "db2": {"keys": 5, "expires": 1}}
+    summary = _redis.summarize_info(info, 2)
+    assert summary["memory"]["used_ratio"] is None and summary["keyspace"] == {"keys": 5, "expires": 1}
+    assert summary["clients"]["connected"] is None

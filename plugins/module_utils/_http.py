@@ -1,0 +1,78 @@
+# Copyright: (c) 2026, VoiceHive SRE
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module util is PRIVATE to the voicehive.remediation collection (leading underscore):
+# it may change at any time. Do not use it from other collections.
+
+"""One HTTP GET with the standard library, for the reads of ``site_info``.
+
+``ansible.module_utils.urls`` would do, but it is shipped in every module's payload and compiled at
+every run (about a tenth of a second here); a read-only GET with TLS options needs none of its
+extras. Proxies come from the environment (``https_proxy``, ``no_proxy``) as with ``open_url``.
+
+``get(url, ...)`` returns ``(status, body)`` for any HTTP answer (4xx and 5xx included) and raises
+``Unreachable`` when nothing answered (refused, timed out, TLS failure, bad URL).
+"""
+
+from __future__ import annotations
+
+import ssl
+import urllib.error
+import urllib.request
+
+USER_AGENT = "voicehive-remediation"
+BODY_LIMIT = 8 * 1024 * 1024  # bytes read from one answer at most
+
+
+class Unreachable(Exception):
+    """Nothing answered; the message is ``<ExceptionType>: <reason>``."""
+
+
+def ssl_context(
+    validate_certs: bool = True,
+    ca_path: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
+) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=ca_path) if validate_certs else ssl.create_default_context()
+    if not validate_certs:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if client_cert:
+        context.load_cert_chain(client_cert, client_key)
+    return context
+
+
+def get(
+    url: str,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+    validate_certs: bool = True,
+    ca_path: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
+    context: ssl.SSLContext | None = None,
+) -> tuple[int, bytes]:
+    """GET ``url``: ``(status, body)`` for any HTTP answer; ``Unreachable`` when there was none."""
+    try:
+        # the scheme is the caller's (site URLs from the inventory); file:// and friends are refused just below
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {url.split(':', 1)[0]}")
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})}, method="GET")  # noqa: S310
+        if url.lower().startswith("https:"):
+            context = context or ssl_context(validate_certs, ca_path, client_cert, client_key)
+            opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        else:
+            opener = urllib.request.build_opener()
+        with opener.open(request, timeout=timeout) as response:
+            return response.status, response.read(BODY_LIMIT)
+    except urllib.error.HTTPError as exc:
+        try:
+            body = exc.read(BODY_LIMIT)
+        except OSError:
+            body = b""
+        return exc.code, body
+    except (urllib.error.URLError, OSError, ValueError, ssl.SSLError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise Unreachable(f"{type(exc).__name__}: {reason}") from None

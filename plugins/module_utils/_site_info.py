@@ -1,0 +1,429 @@
+# Copyright: (c) 2026, VoiceHive SRE
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module util is PRIVATE to the voicehive.remediation collection (leading underscore):
+# it may change at any time. Do not use it from other collections.
+
+"""The site read of ``site_info``, shared by the module and its action plugin.
+
+- ``argument_spec()``: the options (documented in plugins/modules/site_info.py).
+- ``invalid_options(params)``: what is wrong with validated options, before anything is read.
+- ``read_site(params)``: every component the options ask for, read at the same time in a thread
+  pool (one job per Kubernetes list, HTTP endpoint and API path; one per Redis and PostgreSQL
+  connection). The stdlib readers start first; the redis and psycopg libraries are imported in
+  the calling thread while their requests are under way. Raises ``SiteInfoError`` only for options
+  that cannot be used, never because a service is down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.voicehive.remediation.plugins.module_utils import _kube_read as kube
+from ansible_collections.voicehive.remediation.plugins.module_utils import _site_read as reads
+from ansible_collections.voicehive.remediation.plugins.module_utils._redact import redact_url
+
+KINDS = list(kube.NAMESPACED_KINDS)
+PG_SETTINGS = list(reads.DEFAULT_PG_SETTINGS)
+MAX_WORKERS = 16
+
+
+def argument_spec():
+    return dict(
+        timeout=dict(type="float", default=5.0),
+        kubernetes=dict(
+            type="dict",
+            options=dict(
+                kubeconfig=dict(type="raw"),
+                context=dict(type="str"),
+                host=dict(type="str"),
+                api_key=dict(type="str", no_log=True),
+                ca_cert=dict(type="path"),
+                validate_certs=dict(type="bool"),
+                client_cert=dict(type="path"),
+                client_key=dict(type="path", no_log=False),
+                namespace=dict(type="str", required=True),
+                kinds=dict(type="list", elements="str", choices=KINDS, default=KINDS),
+                events_limit=dict(type="int", default=50),
+                other_namespaces=dict(
+                    type="list",
+                    elements="dict",
+                    default=[],
+                    options=dict(
+                        namespace=dict(type="str", required=True),
+                        kinds=dict(type="list", elements="str", required=True),
+                        label_selector=dict(type="str"),
+                    ),
+                ),
+                variable=dict(type="str", default="voicehive_kube_host"),
+            ),
+        ),
+        redis=dict(
+            type="dict",
+            options=dict(
+                url=dict(type="str", required=True, no_log=True),
+                validate_certs=dict(type="bool", default=True),
+                ca_certs=dict(type="path"),
+                client_cert=dict(type="path"),
+                client_key=dict(type="path", no_log=False),
+                breaker_prefix=dict(type="str", default="circuit_breaker"),
+                breaker_names=dict(type="list", elements="str", default=[]),
+                families=dict(type="dict", default={}),
+                scan_count=dict(type="int", default=1000),
+                max_keys=dict(type="int", default=100000, no_log=False),
+                sample=dict(type="int", default=20),
+                variable=dict(type="str", default="voicehive_redis_url"),
+            ),
+        ),
+        postgres=dict(
+            type="dict",
+            options=dict(
+                login_host=dict(type="str", required=True),
+                port=dict(type="int", default=5432),
+                login_db=dict(type="str", default="postgres"),
+                login_user=dict(type="str"),
+                login_password=dict(type="str", no_log=True),
+                ssl_mode=dict(
+                    type="str",
+                    default="prefer",
+                    choices=["allow", "disable", "prefer", "require", "verify-ca", "verify-full"],
+                ),
+                ca_cert=dict(type="path"),
+                statements_top=dict(type="int", default=10),
+                settings=dict(type="list", elements="str", default=PG_SETTINGS),
+                variable=dict(type="str", default="voicehive_postgres_host"),
+            ),
+        ),
+        prometheus=dict(
+            type="dict",
+            options=dict(
+                url=dict(type="str", required=True),
+                validate_certs=dict(type="bool", default=True),
+                ca_path=dict(type="path"),
+                queries=dict(type="dict", default={}),
+                variable=dict(type="str", default="voicehive_prometheus_url"),
+            ),
+        ),
+        alertmanager=dict(
+            type="dict",
+            options=dict(
+                url=dict(type="str", required=True),
+                validate_certs=dict(type="bool", default=True),
+                ca_path=dict(type="path"),
+                variable=dict(type="str", default="voicehive_alertmanager_url"),
+            ),
+        ),
+        http=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                name=dict(type="str", required=True),
+                url=dict(type="str", required=True),
+                expect_status=dict(type="list", elements="int", default=[200]),
+                parse=dict(type="str", choices=["none", "json", "metrics"], default="none"),
+                metrics_prefixes=dict(type="list", elements="str", default=["voicehive_"]),
+                validate_certs=dict(type="bool", default=True),
+                ca_path=dict(type="path"),
+                variable=dict(type="str"),
+            ),
+        ),
+    )
+
+
+class SiteInfoError(Exception):
+    """The options cannot be used (a kubeconfig that does not load, a Redis URL that does not parse, a missing
+    library). ``fields`` go into the failed result (``exception`` for a traceback)."""
+
+    def __init__(self, msg, **fields):
+        super().__init__(msg)
+        self.fields = fields
+
+
+def invalid_options(p):
+    """What is wrong with the (validated) options, before anything is read: one phrase each."""
+    errors = []
+    if p["timeout"] <= 0:
+        errors.append(f"timeout must be above 0 seconds, got {p['timeout']}")
+    k8s = p["kubernetes"]
+    if k8s:
+        if not k8s["namespace"].strip():
+            errors.append("kubernetes.namespace must not be empty")
+        if k8s["events_limit"] < 0:
+            errors.append("kubernetes.events_limit must not be negative")
+        for extra in k8s["other_namespaces"]:
+            unknown = sorted(set(extra["kinds"]) - set(KINDS))
+            if unknown:
+                errors.append(
+                    f"kubernetes.other_namespaces kinds {', '.join(unknown)} are not among {', '.join(KINDS)}"
+                )
+    redis = p["redis"]
+    if redis:
+        for option in ("scan_count", "max_keys"):
+            if redis[option] < 1:
+                errors.append(f"redis.{option} must be at least 1, got {redis[option]}")
+        if not redis["breaker_prefix"]:
+            errors.append("redis.breaker_prefix must not be empty")
+        if any(not isinstance(v, str) or not v for v in redis["families"].values()):
+            errors.append("redis.families must map names to non-empty key prefixes")
+    if p["postgres"] and p["postgres"]["statements_top"] < 1:
+        errors.append("postgres.statements_top must be at least 1")
+    names = [e["name"] for e in p["http"]]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        errors.append(f"http endpoint names must be unique, repeated: {', '.join(duplicates)}")
+    for endpoint in p["http"]:
+        if not endpoint["url"].startswith(("http://", "https://")) and not reads.tcp_address(endpoint["url"]):
+            errors.append(f"http endpoint {endpoint['name']} has no usable URL (http(s)://, ws(s)://, tcp://host:port)")
+    return errors
+
+
+class Job:
+    """One read, run in the pool: its value or the exception it ended with, and its wall time."""
+
+    def __init__(self, pool, func, *args):
+        self.elapsed_ms = None
+        self._start = time.monotonic()
+        self.future = pool.submit(self._run, func, *args)
+
+    def _run(self, func, *args):
+        try:
+            return func(*args), None
+        except Exception as exc:  # a reader's own bug must not hide the other components' state
+            return None, exc
+        finally:
+            self.elapsed_ms = round((time.monotonic() - self._start) * 1000, 1)
+
+    def result(self):
+        return self.future.result()
+
+
+def slowest(jobs):
+    return max((job.elapsed_ms or 0.0 for job in jobs), default=0.0)
+
+
+def _failed(exc):
+    if isinstance(exc, kube.KubeReadError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if exc else None
+
+
+def start_kubernetes(params, pool, timeout):
+    try:
+        conn = kube.connect(params)
+    except kube.KubeConfigError as exc:
+        raise SiteInfoError(f"Cannot configure the Kubernetes client: {exc}") from None
+    jobs = dict(namespace=Job(pool, kube.read_namespace_object, conn, params["namespace"], timeout))
+    for kind in params["kinds"]:
+        jobs[kind] = Job(pool, kube.read_kind, conn, params["namespace"], kind, timeout, None, params["events_limit"])
+    for extra in params["other_namespaces"]:
+        for kind in extra["kinds"]:
+            key = f"{extra['namespace']}/{kind}"
+            jobs[key] = Job(
+                pool,
+                kube.read_kind,
+                conn,
+                extra["namespace"],
+                kind,
+                timeout,
+                extra["label_selector"],
+                params["events_limit"],
+            )
+    return conn, jobs
+
+
+def finish_kubernetes(params, conn, jobs):
+    elapsed = slowest(jobs.values())
+    namespace, ns_error = jobs.pop("namespace").result()
+    result = dict(
+        available=namespace is not None,
+        error=None,
+        server=redact_url(conn.server),
+        namespace=namespace or dict(name=params["namespace"], exists=None, phase=None),
+        errors={},
+        other_namespaces={},
+    )
+    if ns_error is not None:
+        result["error"] = f"Cannot read namespace {params['namespace']}: {_failed(ns_error)}"
+    for key, job in jobs.items():
+        value, exc = job.result()
+        if "/" in key:
+            namespace_name, kind = key.split("/", 1)
+            target = result["other_namespaces"].setdefault(namespace_name, dict(errors={}))
+        else:
+            kind, target = key, result
+        if exc is None:
+            target[kind] = value
+        else:
+            target[kind] = {} if kind != "events" else dict(total=0, complete=False, warnings=0, recent=[])
+            target["errors"][kind] = _failed(exc)
+    result["elapsed_ms"] = elapsed
+    return result
+
+
+def read_redis(redis_utils, client, params):
+    """The Redis reader, run in the pool: never raises for an unreachable server."""
+    settings = redis_utils.connection_settings(params)
+    try:
+        client.ping()
+        data = redis_utils.read_site(
+            client,
+            db=settings["db"],
+            breaker_prefix=params["breaker_prefix"],
+            breaker_names=params["breaker_names"],
+            families=params["families"],
+            scan_count=params["scan_count"],
+            max_keys=params["max_keys"],
+            sample=params["sample"],
+        )
+    except (redis_utils.RedisError, OSError) as exc:
+        unreachable = isinstance(exc, (redis_utils.RedisConnectionError, redis_utils.RedisTimeoutError, OSError))
+        message = (
+            redis_utils.connection_error_message(params, exc)
+            if unreachable
+            else redis_utils.redis_error_message(params, exc, "Cannot read the site state from")
+        )
+        return dict(available=False, error=message, target=redis_utils.redis_target(params))
+    return dict(data, available=True, error=None, target=redis_utils.redis_target(params))
+
+
+def start_redis(params, pool, timeout):
+    """Import the library here, in the main thread, while the other reads are under way."""
+    from ansible_collections.voicehive.remediation.plugins.module_utils import _redis
+
+    if not _redis.HAS_REDIS:
+        raise SiteInfoError(missing_required_lib(_redis.REDIS_LIBRARY), exception=_redis.REDIS_IMPORT_ERROR)
+    params = dict(params, connect_timeout=timeout, socket_timeout=max(timeout, 10.0))
+    try:
+        client = _redis.redis.Redis(**_redis.redis_client_kwargs(params))
+    except (ValueError, _redis.RedisError) as exc:
+        raise SiteInfoError(_redis.connection_error_message(params, exc)) from None
+    return Job(pool, read_redis, _redis, client, params)
+
+
+def start_postgres(params, pool, timeout):
+    try:
+        psycopg = importlib.import_module("psycopg")
+    except ImportError:
+        raise SiteInfoError(missing_required_lib("psycopg (3)"), exception=traceback.format_exc()) from None
+    return Job(pool, reads.read_postgres, psycopg, params, timeout, params["statements_top"], params["settings"])
+
+
+def start_http_reads(pool, base, paths, timeout, validate_certs, ca_path):
+    return {
+        key: Job(pool, reads.read_json, base, path, timeout, validate_certs, ca_path) for key, path in paths.items()
+    }
+
+
+def collect(jobs):
+    out = {}
+    for key, job in jobs.items():
+        value, exc = job.result()
+        out[key] = value if exc is None else dict(reachable=False, status=None, error=_failed(exc), json=None)
+    return out
+
+
+def finish_single(job):
+    value, exc = job.result()
+    value = value if exc is None else dict(available=False, error=_failed(exc))
+    value["elapsed_ms"] = job.elapsed_ms
+    return value
+
+
+def read_site(p):
+    """Read every component the options ask for, all at once: the result of ``site_info`` (without ``changed``).
+
+    Raises ``SiteInfoError`` when an option cannot be used; never because a service is down.
+    """
+    timeout = p["timeout"]
+    started = time.monotonic()
+    result = dict(components={}, down=[])
+    conn = None
+    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+        try:
+            # stdlib readers first, then the libraries are imported while their requests are under way
+            k8s_jobs = None
+            if p["kubernetes"]:
+                conn, k8s_jobs = start_kubernetes(p["kubernetes"], pool, timeout)
+            http_jobs = {e["name"]: Job(pool, reads.read_http_endpoint, e, timeout) for e in p["http"]}
+            prom_jobs = am_jobs = None
+            if p["prometheus"]:
+                prom = p["prometheus"]
+                paths = dict(reads.PROMETHEUS_READS)
+                paths.update({f"query:{n}": reads.prometheus_query_path(q) for n, q in prom["queries"].items()})
+                prom_jobs = start_http_reads(pool, prom["url"], paths, timeout, prom["validate_certs"], prom["ca_path"])
+            if p["alertmanager"]:
+                am = p["alertmanager"]
+                am_jobs = start_http_reads(
+                    pool, am["url"], reads.ALERTMANAGER_READS, timeout, am["validate_certs"], am["ca_path"]
+                )
+            redis_job = start_redis(p["redis"], pool, timeout) if p["redis"] else None
+            pg_job = start_postgres(p["postgres"], pool, timeout) if p["postgres"] else None
+
+            if k8s_jobs is not None:
+                result["kubernetes"] = finish_kubernetes(p["kubernetes"], conn, k8s_jobs)
+            if redis_job is not None:
+                result["redis"] = finish_single(redis_job)
+            if pg_job is not None:
+                result["postgres"] = finish_single(pg_job)
+            if prom_jobs is not None:
+                result["prometheus"] = reads.summarize_prometheus(collect(prom_jobs), p["prometheus"]["queries"])
+                result["prometheus"]["elapsed_ms"] = slowest(prom_jobs.values())
+            if am_jobs is not None:
+                result["alertmanager"] = reads.summarize_alertmanager(collect(am_jobs))
+                result["alertmanager"]["elapsed_ms"] = slowest(am_jobs.values())
+            if p["http"]:
+                result["http"] = {}
+                for endpoint in p["http"]:
+                    value, exc = http_jobs[endpoint["name"]].result()
+                    if exc is not None:
+                        value = dict(
+                            url=redact_url(endpoint["url"]),
+                            status=None,
+                            reachable=False,
+                            healthy=False,
+                            error=_failed(exc),
+                        )
+                    result["http"][endpoint["name"]] = value
+        finally:
+            if conn is not None:
+                conn.close()
+
+    for name in ("kubernetes", "redis", "postgres", "prometheus", "alertmanager"):
+        if name in result:
+            data = result[name]
+            result["components"][name] = dict(
+                available=bool(data.get("available")), error=data.get("error"), elapsed_ms=data.get("elapsed_ms")
+            )
+            if not data.get("available"):
+                result["down"].append(dict(name=name, variable=p[name]["variable"], error=data.get("error")))
+    if p["http"]:
+        result["components"]["http"] = dict(
+            available=all(e.get("reachable") for e in result["http"].values()),
+            error=None,
+            elapsed_ms=slowest(http_jobs.values()),
+        )
+    for endpoint in p["http"]:
+        data = result["http"][endpoint["name"]]
+        if not data.get("reachable"):
+            result["down"].append(
+                dict(name=endpoint["name"], variable=endpoint["variable"] or endpoint["name"], error=data.get("error"))
+            )
+    result["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
+    result["finished_at"] = time.time()
+    return result
+
+
+def down_warnings(result):
+    """One sentence per component or endpoint that did not answer, naming the variable to check."""
+    return [
+        f"{item['name']} does not answer ({item['error'] or 'no answer'}); it comes from {item['variable']}. "
+        "The categories that need it will report it."
+        for item in result.get("down", [])
+    ]

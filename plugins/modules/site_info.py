@@ -1,0 +1,482 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, VoiceHive SRE
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: site_info
+short_description: Read a VoiceHive site's state once, every component concurrently
+version_added: 0.1.0
+description:
+  - Reads, in one task, what the diagnoses of every category need from a VoiceHive site, the way
+    M(ansible.builtin.setup) gathers a host's facts, that is the Kubernetes objects of the site namespace,
+    Redis (INFO, the keyspace by family in one bounded C(SCAN), the circuit breakers), PostgreSQL
+    (connections, activity, locks, settings, the slowest statements), Prometheus (health, targets,
+    alerts, instant queries), Alertmanager (active alerts, routing) and the site's HTTP endpoints
+    (health, C(/metrics), Vault, Apaleo, LiveKit) with their latency.
+  - A component is read when its option is set. All reads run at the same time, one connection per
+    component (one request per Kubernetes list), so the task takes about as long as the slowest read.
+  - Never fails because a service is down or unhealthy, as M(community.postgresql.postgresql_ping) does.
+    Each component reports C(available) and C(error), and RV(down) names what did not answer with
+    the inventory variable it comes from. It fails only on options it cannot use (a kubeconfig that
+    cannot be loaded, a Redis URL that cannot be parsed, a missing library), before anything is read.
+  - Never returns a secret value. Kubernetes Secrets are not read; environment variables that come from
+    a Secret are shown as C(<from secret name/key>); query texts lose their literals.
+  - The playbooks of the collection run it once per run (C(roles/voicehive/tasks/start.yml)) and
+    register its result as C(voicehive_state); the categories judge from it.
+author:
+  - VoiceHive SRE (@voicehive)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  timeout:
+    description:
+      - Seconds each request may take (connect and answer).
+    type: float
+    default: 5.0
+  kubernetes:
+    description:
+      - Read the Kubernetes objects of O(kubernetes.namespace). Connection settings are resolved as in the
+        collection's Kubernetes modules (kubeconfig and context, or host and api_key, or in-cluster).
+    type: dict
+    suboptions:
+      kubeconfig:
+        description:
+          - Path to a kubeconfig (several joined by the path separator) or a kubeconfig as a dictionary.
+          - When neither this nor O(kubernetes.host) is set, E(KUBECONFIG), then C(~/.kube/config), then the
+            in-cluster service account are used.
+        type: raw
+      context:
+        description: Context of the kubeconfig to use (default its current context).
+        type: str
+      host:
+        description: URL of the API server; without O(kubernetes.kubeconfig) it is used with O(kubernetes.api_key).
+        type: str
+      api_key:
+        description: Bearer token.
+        type: str
+      ca_cert:
+        description: CA certificate (PEM file) of the API server.
+        type: path
+      validate_certs:
+        description: Verify the API server's certificate (default what the kubeconfig says, else V(true)).
+        type: bool
+      client_cert:
+        description: Client certificate (PEM file).
+        type: path
+      client_key:
+        description: Key of O(kubernetes.client_cert).
+        type: path
+      namespace:
+        description: The site namespace.
+        type: str
+        required: true
+      kinds:
+        description:
+          - What to list in the namespace. V(pod_metrics) is C(metrics.k8s.io) (usage per pod and container).
+        type: list
+        elements: str
+        choices: [deployments, replicasets, statefulsets, pods, services, endpoints, configmaps,
+                  horizontalpodautoscalers, pod_metrics, events]
+        default: [deployments, replicasets, statefulsets, pods, services, endpoints, configmaps,
+                  horizontalpodautoscalers, pod_metrics, events]
+      events_limit:
+        description: How many of the newest events to return.
+        type: int
+        default: 50
+      other_namespaces:
+        description: More namespaces to read (for example C(kube-system) for CoreDNS).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          namespace:
+            description: The namespace.
+            type: str
+            required: true
+          kinds:
+            description: What to list there (the choices of O(kubernetes.kinds)).
+            type: list
+            elements: str
+            required: true
+          label_selector:
+            description: Only objects with these labels.
+            type: str
+      variable:
+        description: The inventory variable to name when the API does not answer.
+        type: str
+        default: voicehive_kube_host
+  redis:
+    description:
+      - Read the orchestrator's Redis. Never C(KEYS). One C(SCAN) pass (bounded by O(redis.max_keys)) counts
+        the keys of each family, INFO and DBSIZE come in one pipeline, the breakers in another.
+    type: dict
+    suboptions:
+      url:
+        description: Redis URL, V(redis://[[username]:[password]@]host[:port][/db]) or V(rediss://...).
+        type: str
+        required: true
+      validate_certs:
+        description: Verify the server certificate when TLS is used.
+        type: bool
+        default: true
+      ca_certs:
+        description: CA certificates (PEM file) for TLS.
+        type: path
+      client_cert:
+        description: Client certificate (PEM file) for mutual TLS.
+        type: path
+      client_key:
+        description: Key of O(redis.client_cert).
+        type: path
+      breaker_prefix:
+        description: Prefix of the circuit breaker keys (C(<prefix>:<name>:state), C(<prefix>:<name>:stats)).
+        type: str
+        default: circuit_breaker
+      breaker_names:
+        description: Breakers always read, whether the scan found keys for them or not.
+        type: list
+        elements: str
+        default: []
+      families:
+        description: Key families to count, name to key prefix (the longest matching prefix wins).
+        type: dict
+        default: {}
+      scan_count:
+        description: C(COUNT) hint of each C(SCAN) call.
+        type: int
+        default: 1000
+      max_keys:
+        description: Stop the scan after examining this many keys (the counts are then lower bounds).
+        type: int
+        default: 100000
+      sample:
+        description: Key names kept per family as a sample.
+        type: int
+        default: 20
+      variable:
+        description: The inventory variable to name when Redis does not answer.
+        type: str
+        default: voicehive_redis_url
+  postgres:
+    description: Read PostgreSQL over one read-only connection.
+    type: dict
+    suboptions:
+      login_host:
+        description: Host of the server.
+        type: str
+        required: true
+      port:
+        description: Port of the server.
+        type: int
+        default: 5432
+      login_db:
+        description: Database.
+        type: str
+        default: postgres
+      login_user:
+        description: Role to log in as (C(pg_read_all_stats) lets it see every session's activity).
+        type: str
+      login_password:
+        description: Its password.
+        type: str
+      ssl_mode:
+        description: libpq C(sslmode).
+        type: str
+        default: prefer
+        choices: [allow, disable, prefer, require, verify-ca, verify-full]
+      ca_cert:
+        description: CA certificate (PEM file) for C(verify-ca) / C(verify-full).
+        type: path
+      statements_top:
+        description: How many statements of C(pg_stat_statements) (slowest by mean time) and sessions to return.
+        type: int
+        default: 10
+      settings:
+        description: Server settings to return.
+        type: list
+        elements: str
+        default: [max_connections, superuser_reserved_connections, shared_buffers, work_mem, effective_cache_size,
+                  statement_timeout, idle_in_transaction_session_timeout, lock_timeout, log_min_duration_statement]
+      variable:
+        description: The inventory variable to name when PostgreSQL does not answer.
+        type: str
+        default: voicehive_postgres_host
+  prometheus:
+    description: Read Prometheus (health, configuration reload, active targets, alerts, instant queries).
+    type: dict
+    suboptions:
+      url:
+        description: Base URL of Prometheus.
+        type: str
+        required: true
+      validate_certs:
+        description: Verify the server certificate.
+        type: bool
+        default: true
+      ca_path:
+        description: CA certificate (PEM file).
+        type: path
+      queries:
+        description: Instant queries to run, name to PromQL expression.
+        type: dict
+        default: {}
+      variable:
+        description: The inventory variable to name when Prometheus does not answer.
+        type: str
+        default: voicehive_prometheus_url
+  alertmanager:
+    description: Read Alertmanager (health, active alerts, the routing tree and receiver names).
+    type: dict
+    suboptions:
+      url:
+        description: Base URL of Alertmanager.
+        type: str
+        required: true
+      validate_certs:
+        description: Verify the server certificate.
+        type: bool
+        default: true
+      ca_path:
+        description: CA certificate (PEM file).
+        type: path
+      variable:
+        description: The inventory variable to name when Alertmanager does not answer.
+        type: str
+        default: voicehive_alertmanager_url
+  http:
+    description:
+      - Endpoints of the site to read with one C(GET) each (or, for a C(tcp://) or C(ws(s)://) URL, one
+        TCP connection), with their latency.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The endpoint's key in RV(http).
+        type: str
+        required: true
+      url:
+        description: The URL.
+        type: str
+        required: true
+      expect_status:
+        description: HTTP statuses that mean healthy; empty means any answer.
+        type: list
+        elements: int
+        default: [200]
+      parse:
+        description: Return the body decoded as V(json), or the Prometheus V(metrics) it exposes.
+        type: str
+        choices: [none, json, metrics]
+        default: none
+      metrics_prefixes:
+        description: With O(http[].parse=metrics), the metric name prefixes whose samples are returned.
+        type: list
+        elements: str
+        default: [voicehive_]
+      validate_certs:
+        description: Verify the server certificate.
+        type: bool
+        default: true
+      ca_path:
+        description: CA certificate (PEM file).
+        type: path
+      variable:
+        description: The inventory variable to name when the endpoint does not answer.
+        type: str
+requirements:
+  - redis >= 5.0.0 when O(redis) is set; psycopg 3 when O(postgres) is set (the Python libraries, on the
+    host that runs the module). The kubernetes library only for a kubeconfig user with an exec or
+    auth-provider plugin.
+seealso:
+  - module: voicehive.remediation.circuit_breaker_info
+  - module: voicehive.remediation.endpoint_info
+"""
+
+EXAMPLES = r"""
+- name: Read the site once
+  voicehive.remediation.site_info:
+    kubernetes:
+      kubeconfig: "{{ voicehive_kubeconfig }}"
+      context: "{{ voicehive_kube_context }}"
+      namespace: voicehive
+    redis:
+      url: "{{ voicehive_redis_url }}"
+      families: {sessions: "session:", rate_limits: "rate_limit:"}
+    postgres:
+      login_host: "{{ voicehive_postgres_host }}"
+      login_db: voicehive
+      login_user: voicehive
+      login_password: "{{ voicehive_postgres_password }}"
+    prometheus:
+      url: "{{ voicehive_prometheus_url }}"
+      queries:
+        p95_latency: histogram_quantile(0.95, sum(rate(voicehive_request_duration_seconds_bucket[5m])) by (le))
+    http:
+      - {name: orchestrator_metrics, url: "{{ voicehive_orchestrator_url }}/metrics", parse: metrics}
+      - {name: vault_health, url: "{{ voicehive_vault_url }}/v1/sys/health", parse: json}
+      - {name: livekit, url: "wss://livekit.voicehive.com"}
+  register: voicehive_state
+
+- name: Name what does not answer
+  ansible.builtin.debug:
+    msg: "{{ item.name }} ({{ item.variable }}): {{ item.error }}"
+  loop: "{{ voicehive_state.down }}"
+
+- name: Open circuit breakers
+  ansible.builtin.debug:
+    msg: "{{ voicehive_state.redis.breakers.open }}"
+"""
+
+RETURN = r"""
+components:
+  description: Per component that was read, whether it answered, how long the read took and why it failed.
+  returned: always
+  type: dict
+  sample:
+    kubernetes: {available: true, elapsed_ms: 41.2, error: null}
+    redis: {available: false, elapsed_ms: 3.1, error: "Cannot connect to Redis at 127.0.0.1:16379: Connection refused."}
+down:
+  description:
+    - What did not answer, with the inventory variable it comes from.
+    - Not called C(unreachable), a result key Ansible reserves.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: redis
+      variable: voicehive_redis_url
+      error: "Cannot connect to Redis at 127.0.0.1:16379: Connection refused."
+elapsed_ms:
+  description: Wall time of all the reads together.
+  returned: always
+  type: float
+  sample: 84.3
+kubernetes:
+  description:
+    - The site namespace (C(namespace.exists)) and, per kind, the objects by name as compact summaries (a
+      Deployment's replicas, conditions, template annotations, containers with image, environment and
+      resources; a Pod's phase, readiness, restarts and each container's current and last state; a
+      Service's selector and ports; an Endpoints' ready and not-ready addresses; a ConfigMap's data; an
+      HPA's bounds and replicas; a pod's metrics in millicores and bytes). C(events) has C(total),
+      C(warnings) and the C(recent) ones, newest first. C(errors) names the kinds that could not be read.
+  returned: when O(kubernetes) is set
+  type: dict
+  sample:
+    available: true
+    namespace: {name: voicehive, exists: true, phase: Active}
+    deployments:
+      orchestrator:
+        replicas: {desired: 3, current: 3, ready: 3, available: 3, updated: 3, unavailable: 0}
+        template:
+          annotations: {}
+          containers: {orchestrator: {image: voicehive/orchestrator:1.0.0, env: {FALLBACK_MODE: "false"}}}
+    errors: {}
+redis:
+  description:
+    - C(available), C(error), C(version), C(memory) (used against C(maxmemory), policy), C(clients),
+      C(stats) (evictions, hits, misses), C(dbsize), C(keys) (C(examined), C(complete), per family
+      C(count) and C(sample)), C(breakers) (as M(voicehive.remediation.circuit_breaker_info) returns them, that is
+      C(breakers), C(open), C(half_open), C(closed), C(invalid)).
+  returned: when O(redis) is set
+  type: dict
+  sample:
+    available: true
+    memory: {used_bytes: 1048576, maxmemory_bytes: 268435456, used_ratio: 0.0039, policy: allkeys-lru}
+    keys:
+      examined: 120
+      complete: true
+      families: {sessions: {prefix: "session:", count: 12, sample: ["session:ab12"]}}
+    breakers: {open: [pms_connector], half_open: [], closed: [tts_service]}
+postgres:
+  description:
+    - C(available), C(error), C(version), C(in_recovery), C(settings), C(connections) (by state, against
+      C(max_connections)), C(activity) (the oldest non-idle sessions, query text without literals),
+      C(locks) (granted, waiting) and C(statements) (the slowest by mean time from C(pg_stat_statements)).
+  returned: when O(postgres) is set
+  type: dict
+  sample:
+    available: true
+    connections: {total: 7, max: 100, used_ratio: 0.07, by_state: {idle: 6, active: 1}}
+    statements: {available: true, top: [{query: "SELECT * FROM calls WHERE hotel_id = $1", mean_ms: 12.5, calls: 40}]}
+prometheus:
+  description:
+    - C(available), C(healthy), C(config_reload_success), C(targets) (job, instance, health, last_error), C(alerts),
+      C(queries) (per name C(ok), C(samples), C(error)).
+  returned: when O(prometheus) is set
+  type: dict
+  sample:
+    available: true
+    healthy: true
+    targets: [{job: voicehive-orchestrator, instance: "127.0.0.1:18080", health: up, last_error: null}]
+    queries: {up: {ok: true, samples: [{labels: {job: voicehive-orchestrator}, value: 1.0}]}}
+alertmanager:
+  description:
+    - C(available), C(healthy), C(alerts) (active, not silenced), C(config) (routing tree and receiver names only).
+  returned: when O(alertmanager) is set
+  type: dict
+  sample:
+    available: true
+    alerts: [{name: VoiceHiveHighLatency, state: active, severity: warning}]
+    config: {route: {receiver: default, group_wait: 30s, routes: []}, receivers: [default]}
+http:
+  description:
+    - Per endpoint name, C(url) (credentials masked), C(status), C(reachable) (it answered), C(healthy) (with an
+      expected status), C(elapsed_ms), C(error), and C(json) or C(metrics) (samples with C(name), C(labels),
+      C(value), C(type)) and C(metric_names) when asked.
+  returned: when O(http) is set
+  type: dict
+  sample:
+    orchestrator_metrics:
+      url: http://127.0.0.1:18080/metrics
+      status: 200
+      reachable: true
+      healthy: true
+      elapsed_ms: 3.2
+      error: null
+      metrics:
+        - {name: voicehive_circuit_breaker_state, labels: {name: pms_connector, state: open}, value: 1.0, type: gauge}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.voicehive.remediation.plugins.module_utils._site_info import (
+    SiteInfoError,
+    argument_spec,
+    down_warnings,
+    invalid_options,
+    read_site,
+)
+
+
+def run_module(module):
+    errors = invalid_options(module.params)
+    if errors:
+        module.fail_json(msg="Invalid options for site_info: " + "; ".join(errors) + ".")
+    try:
+        result = read_site(module.params)
+    except SiteInfoError as exc:
+        module.fail_json(msg=str(exc), **exc.fields)
+    for warning in down_warnings(result):
+        module.warn(warning)
+    module.exit_json(changed=False, **result)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    run_module(module)
+
+
+if __name__ == "__main__":
+    main()

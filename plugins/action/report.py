@@ -45,6 +45,7 @@ ARGUMENT_SPEC = dict(
     check_mode=dict(type="bool"),
     started_at=dict(type="str", default=""),
     category_durations=dict(type="dict", default={}),
+    site_read=dict(type="dict", default={}),
     findings=dict(type="list", elements="dict", default=[]),
     actions=dict(type="list", elements="dict", default=[]),
     errors=dict(type="list", elements="raw", default=[]),
@@ -286,6 +287,21 @@ def render_markdown(doc: dict[str, t.Any]) -> str:
     else:
         lines.append("Not recorded.")
     lines.append("")
+    site_read = doc.get("site_read") or {}
+    if site_read:
+        lines += ["## Site read", "", "What the run read from the site, once, before the categories judged it:", ""]
+        rows = (
+            [
+                _cell(name),
+                "yes" if read.get("available") else "no",
+                _cell(read.get("elapsed_ms")),
+                _cell(read.get("error") or ""),
+            ]
+            for name, read in sorted(site_read.items())
+            if isinstance(read, dict)
+        )
+        lines += _table(["component", "answered", "ms", "error"], rows)
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -398,6 +414,7 @@ def build_document(args: dict[str, t.Any], check_mode: bool, now: datetime.datet
         "launched_by": args["launched_by"],
         "summary": summarize(findings, actions, errors),
         "category_durations": args["category_durations"],
+        "site_read": args["site_read"],
         "findings": findings,
         "actions": actions,
         "errors": errors,

@@ -75,6 +75,12 @@ options:
       - Seconds each category took, category name to seconds.
     type: dict
     default: {}
+  site_read:
+    description:
+      - What the run read from the site, component name to C({available, elapsed_ms, error}), that is the
+        C(components) of M(voicehive.remediation.site_info).
+    type: dict
+    default: {}
   findings:
     description:
       - The findings of the run, the C(voicehive_findings) fact (see M(voicehive.remediation.finding)).
@@ -112,7 +118,7 @@ EXAMPLES = r"""
     phase: remediate
     check_mode: "{{ ansible_check_mode }}"
     started_at: "{{ __voicehive_started_at }}"
-    category_durations: "{{ __voicehive_durations }}"
+    category_durations: "{{ lookup('ansible.builtin.template', 'durations.j2') | from_yaml }}"
     findings: "{{ voicehive_findings }}"
     actions: "{{ voicehive_actions }}"
     errors: "{{ voicehive_errors }}"

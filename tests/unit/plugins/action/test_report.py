@@ -206,6 +206,21 @@ def test_markdown_content(make_action, tmp_path):
     assert result["summary"]["unresolved_warning"] == ["circuit_breakers.dependency_down"]
 
 
+def test_site_read_is_reported(make_action, tmp_path):
+    site_read = {
+        "kubernetes": {"available": True, "elapsed_ms": 41.2, "error": None},
+        "redis": {"available": False, "elapsed_ms": 3.1, "error": "Cannot connect to Redis at 127.0.0.1:6379: refused"},
+    }
+    result = run(make_action, report_args(tmp_path, site_read=site_read))
+    doc = json.loads(Path(result["paths"]["json"]).read_text())
+    assert doc["site_read"] == site_read
+    md = Path(result["paths"]["md"]).read_text()
+    assert "## Site read" in md
+    assert "| kubernetes | yes | 41.2 |  |" in md
+    assert "| redis | no | 3.1 | Cannot connect to Redis at 127.0.0.1:6379: refused |" in md
+    assert "## Site read" not in Path(run(make_action, report_args(tmp_path))["paths"]["md"]).read_text()
+
+
 def test_summary_counts(make_action, tmp_path):
     args = report_args(
         tmp_path,

@@ -1,11 +1,12 @@
 # Copyright: (c) 2026, VoiceHive SRE
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""How long circuit_breaker_info's discovery takes on a Redis with many keys.
+"""How long reading breakers takes on a Redis with many keys.
 
-Loads N unrelated keys into a throw-away DB (15) of the lab's primary Redis,
-times the module's read path (bounded SCAN + one pipelined read) and prints a
-Markdown table row per size. The DB is flushed afterwards; the lab's DB 0 is
-never touched.
+Loads N unrelated keys into a throw-away DB (15) of the lab's primary Redis and
+times (1) circuit_breaker_info's discovery (SCAN MATCH on the breaker prefix)
+and (2) the site read's whole Redis read (INFO, one bounded SCAN pass counting
+every key family, the breakers), printing a Markdown table row per size. The
+DB is flushed afterwards; the lab's DB 0 is never touched.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / ".collections"))
 
 from ansible_collections.voicehive.remediation.plugins.module_utils import _redis  # noqa: E402
+
+
+FAMILIES = {"sessions": "session:", "rate_limits": "rate_limit:", "circuit_breakers": "circuit_breaker:"}
 
 
 def main() -> None:
@@ -43,6 +47,14 @@ def main() -> None:
         print(
             f"| SCAN discovery of 3 breakers among {size:,} keys (count=1000) | {elapsed * 1000:.1f} ms "
             f"| `python benchmarks/redis_scan.py` (found {len(keys)}, truncated={truncated}) |"
+        )
+        t0 = time.perf_counter()
+        read = _redis.read_site(client, db=15, families=FAMILIES, scan_count=1000, max_keys=20_000)
+        elapsed = time.perf_counter() - t0
+        print(
+            f"| site read of Redis among {size:,} keys (INFO, one SCAN pass, breakers) | {elapsed * 1000:.1f} ms "
+            f"| `python benchmarks/redis_scan.py` (examined {read['keys']['examined']:,}, "
+            f"complete={read['keys']['complete']}, open={len(read['breakers']['open'])}) |"
         )
     client.flushdb()
 

@@ -519,10 +519,11 @@ def scan_families(
 ) -> dict[str, t.Any]:
     """One ``SCAN`` pass over the keyspace (no ``MATCH``), counting the keys of each family by prefix.
 
-    Stops after ``max_keys`` keys were examined (``complete`` is then false and the counts are lower
-    bounds). Each family keeps a sample of up to ``sample`` key names; ``other`` counts the keys of no
-    family. Returns ``{examined, calls, complete, families: {name: {prefix, count, sample}}, other, keys}``
-    where ``keys`` is every examined key of a family (for the callers' own classification).
+    Stops after ``max_keys`` keys were examined: ``complete`` is then false and the counts are lower
+    bounds (``estimate_families()`` scales them; SCAN visits keys in hash order, a fair sample). Each
+    family keeps a sample of up to ``sample`` key names; ``other`` counts the keys of no family.
+    Returns ``{examined, calls, complete, families: {name: {prefix, count, sample}}, other, keys}``
+    where ``keys`` is every examined key (for the callers' own classification).
     """
     if count < 1 or max_keys < 1:
         raise ValueError("count and max_keys must be at least 1")
@@ -554,6 +555,18 @@ def scan_families(
     return dict(examined=len(seen), calls=calls, complete=complete, families=found, other=other, keys=seen)
 
 
+def estimate_families(keys: dict[str, t.Any], dbsize: int | None) -> None:
+    """Add ``estimate`` to each family of ``scan_families()``: the count, scaled to ``dbsize`` when the pass
+    stopped early (``None`` when DBSIZE is unknown)."""
+    for family in keys["families"].values():
+        if keys["complete"]:
+            family["estimate"] = family["count"]
+        elif dbsize and keys["examined"]:
+            family["estimate"] = max(family["count"], round(family["count"] * dbsize / keys["examined"]))
+        else:
+            family["estimate"] = None
+
+
 def read_site(
     client: t.Any,
     db: int = 0,
@@ -561,7 +574,7 @@ def read_site(
     breaker_names: t.Sequence[str] = (),
     families: dict[str, str] | None = None,
     scan_count: int = 1000,
-    max_keys: int = 100000,
+    max_keys: int = 20000,
     sample: int = 20,
 ) -> dict[str, t.Any]:
     """Everything a site diagnosis reads from Redis, in a few round trips (never ``KEYS``).
@@ -584,6 +597,7 @@ def read_site(
         dbsize = None
 
     keys = scan_families(client, dict(families or {}), count=scan_count, max_keys=max_keys, sample=sample)
+    estimate_families(keys, dbsize)
     head = f"{breaker_prefix}:"
     names = set(breaker_names)
     for key in keys.pop("keys"):

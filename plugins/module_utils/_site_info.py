@@ -76,7 +76,7 @@ def argument_spec():
                 breaker_names=dict(type="list", elements="str", default=[]),
                 families=dict(type="dict", default={}),
                 scan_count=dict(type="int", default=1000),
-                max_keys=dict(type="int", default=100000, no_log=False),
+                max_keys=dict(type="int", default=20000, no_log=False),
                 sample=dict(type="int", default=20),
                 variable=dict(type="str", default="voicehive_redis_url"),
             ),

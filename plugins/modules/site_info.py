@@ -157,9 +157,12 @@ options:
         type: int
         default: 1000
       max_keys:
-        description: Stop the scan after examining this many keys (the counts are then lower bounds).
+        description:
+          - Stop the scan after examining this many keys. The counts are then lower bounds and each family's
+            C(estimate) scales its count to DBSIZE (SCAN visits keys in hash order, a fair sample); breakers
+            are then found with a C(MATCH) scan of their prefix, so none is missed.
         type: int
-        default: 100000
+        default: 20000
       sample:
         description: Key names kept per family as a sample.
         type: int
@@ -387,8 +390,8 @@ redis:
   description:
     - C(available), C(error), C(version), C(memory) (used against C(maxmemory), policy), C(clients),
       C(stats) (evictions, hits, misses), C(dbsize), C(keys) (C(examined), C(complete), per family
-      C(count) and C(sample)), C(breakers) (as M(voicehive.remediation.circuit_breaker_info) returns them, that is
-      C(breakers), C(open), C(half_open), C(closed), C(invalid)).
+      C(count), C(estimate) and C(sample)), C(breakers) (as M(voicehive.remediation.circuit_breaker_info)
+      returns them, that is C(breakers), C(open), C(half_open), C(closed), C(invalid)).
   returned: when O(redis) is set
   type: dict
   sample:
@@ -397,7 +400,7 @@ redis:
     keys:
       examined: 120
       complete: true
-      families: {sessions: {prefix: "session:", count: 12, sample: ["session:ab12"]}}
+      families: {sessions: {prefix: "session:", count: 12, estimate: 12, sample: ["session:ab12"]}}
     breakers: {open: [pms_connector], half_open: [], closed: [tts_service]}
 postgres:
   description:

@@ -396,10 +396,18 @@ def test_scan_families_one_pass_longest_prefix_wins(redis_db):
     assert families["allow"]["sample"] == ["rate_limit:whitelist:10.9.9.9"]
 
 
-def test_scan_families_is_bounded(redis_db):
+def test_scan_families_is_bounded_and_estimates_from_its_sample(redis_db):
     seed(redis_db)
     keys = _redis.scan_families(redis_db, FAMILIES, count=5, max_keys=10)
     assert not keys["complete"] and 10 <= keys["examined"] < redis_db.dbsize()
+    _redis.estimate_families(keys, 1000)
+    sessions = keys["families"]["sessions"]
+    assert sessions["estimate"] == max(sessions["count"], round(sessions["count"] * 1000 / keys["examined"]))
+    _redis.estimate_families(keys, None)
+    assert sessions["estimate"] is None
+    complete = _redis.scan_families(redis_db, FAMILIES)
+    _redis.estimate_families(complete, 999)
+    assert complete["families"]["sessions"]["estimate"] == 30
     with pytest.raises(ValueError):
         _redis.scan_families(redis_db, FAMILIES, count=0)
 

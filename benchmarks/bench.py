@@ -1,0 +1,197 @@
+# Copyright: (c) 2026, VoiceHive SRE
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""make bench: playbook wall times against the lab, as paired runs, written to benchmarks/results.md.
+
+Every round runs each measured command once, in the same order, so that the machine's drift over
+the invocation touches them alike; a ratio is the median of the per-round ratios, a time the median
+of its rounds. The baseline is benchmarks/ping.yml: one `ping` task on the same inventory (Ansible's
+start-up, the inventory, one module), the smallest playbook that touches a site.
+
+    python benchmarks/bench.py [--rounds N] [--only NAME ...] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+RESULTS = ROOT / "benchmarks" / "results.md"
+LAB = ROOT / "lab" / "bin"
+PLAYBOOK = [str(BIN / "ansible-playbook"), "-i", "inventories/lab", "-e", "voicehive_target=lab"]
+
+
+def categories() -> list[str]:
+    """The category roles the playbooks run (every role but the framework)."""
+    return sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir() and p.name != "voicehive")
+
+
+def commands() -> dict[str, list[str]]:
+    out = {
+        "ping": [*PLAYBOOK, "benchmarks/ping.yml"],
+        "diagnose": [*PLAYBOOK, "playbooks/diagnose.yml"],
+        "framework": [*PLAYBOOK, "playbooks/diagnose.yml", "--skip-tags", ",".join(categories())],
+    }
+    for category in categories():
+        out[f"diagnose --tags {category}"] = [*PLAYBOOK, "playbooks/diagnose.yml", "--tags", category]
+    return out
+
+
+def env() -> dict[str, str]:
+    return dict(
+        os.environ,
+        PATH=f"{BIN}:{os.environ['PATH']}",
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+    )
+
+
+def timed(cmd: list[str], ok_codes: tuple[int, ...] = (0,)) -> float:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if out.returncode not in ok_codes:
+        sys.exit(f"bench: {' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+    return elapsed
+
+
+def lab(*args: str) -> None:
+    out = subprocess.run(
+        [str(LAB / args[0]), *args[1:]], cwd=ROOT, env=env(), capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        sys.exit(f"bench: lab/bin/{' '.join(args)} failed:\n{out.stdout}{out.stderr}")
+
+
+def sweep(rounds: int, only: list[str]) -> dict[str, list[float]]:
+    cmds = {k: v for k, v in commands().items() if not only or k in only or k == "ping"}
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    lab("lab", "reset")
+    for cmd in cmds.values():  # warm-up: module caches, the lab's first answers
+        timed(cmd)
+    for r in range(rounds):
+        for name, cmd in cmds.items():
+            times[name].append(timed(cmd))
+        print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
+    return times
+
+
+def remediation(rounds: int) -> list[float]:
+    """remediate.yml --tags circuit_breakers from an injected breaker-stuck-open to verified."""
+    cmd = [*PLAYBOOK, "playbooks/remediate.yml", "--tags", "circuit_breakers"]
+    times = []
+    for r in range(rounds):
+        lab("lab", "reset")
+        lab("fault", "inject", "breaker-stuck-open")
+        times.append(timed(cmd))
+        print(f"remediation round {r + 1}/{rounds}: {times[-1]:.2f}s", flush=True)
+    lab("lab", "reset")
+    return times
+
+
+def redis_scan() -> list[str]:
+    """The rows of benchmarks/redis_scan.py: breaker discovery by SCAN among many unrelated keys."""
+    out = subprocess.run([str(BIN / "python"), "benchmarks/redis_scan.py"], cwd=ROOT, env=env(), capture_output=True,
+                         text=True, check=False)  # fmt: skip
+    if out.returncode != 0:
+        sys.exit(f"bench: benchmarks/redis_scan.py failed:\n{out.stdout}{out.stderr}")
+    return [line for line in out.stdout.splitlines() if line.startswith("|")]
+
+
+def median_ratio(a: list[float], b: list[float]) -> float:
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+
+def machine() -> str:
+    core = subprocess.run([str(BIN / "python"), "-c", "import ansible.release as r; print(r.__version__)"],
+                          capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    return f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, ansible-core {core}"
+
+
+def render(times: dict[str, list[float]], remediate: list[float], scans: list[str], rounds: int) -> str:
+    ping = times["ping"]
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")  # noqa: UP017
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {stamp} on {machine()}, against the lab (`make lab-up`), by `make bench`",
+        f"(`python benchmarks/bench.py --rounds {rounds}`): each figure is the median of {rounds} paired",
+        "rounds (every command once per round, in the same order); a ratio is the median of the",
+        "per-round ratios to the baseline measured in the same round. Baseline `ping`:",
+        "`benchmarks/ping.yml`, one `ping` task on the same inventory. Targets (issue 8): healthy",
+        "`diagnose.yml` at most 2.5x the baseline, the framework alone at most 1.5x.",
+        "",
+        "## Healthy site",
+        "",
+        "| what | median | x ping | command |",
+        "|---|---|---|---|",
+    ]
+    for name, cmd in commands().items():
+        if name not in times:
+            continue
+        shown = " ".join(cmd[1:]).replace(str(ROOT) + "/", "")
+        ratio = "1.00" if name == "ping" else f"{median_ratio(times[name], ping):.2f}"
+        lines.append(f"| {name} | {statistics.median(times[name]):.2f} s | {ratio} | `ansible-playbook {shown}` |")
+    if "framework" in times:
+        lines += [
+            "",
+            "## Marginal cost of each category (healthy)",
+            "",
+            "| category | median over the framework alone |",
+            "|---|---|",
+        ]
+        for category in categories():
+            key = f"diagnose --tags {category}"
+            if key in times:
+                extra = statistics.median(x - y for x, y in zip(times[key], times["framework"], strict=True))
+                lines.append(f"| {category} | {extra:+.2f} s |")
+    if remediate:
+        lines += [
+            "",
+            "## Remediation",
+            "",
+            "| what | median | command |",
+            "|---|---|---|",
+            f"| breaker-stuck-open injected -> reset, verified, reported | {statistics.median(remediate):.2f} s "
+            "| `lab/bin/fault inject breaker-stuck-open; ansible-playbook -i inventories/lab -e voicehive_target=lab "
+            "playbooks/remediate.yml --tags circuit_breakers` |",
+        ]
+    if scans:
+        lines += ["", "## Redis SCAN", "", "| what | time | command |", "|---|---|---|", *scans]
+    lines += ["", "Raw seconds per round:", "", "```json", json.dumps({k: [round(x, 3) for x in v] for k, v in
+              dict(times, remediate=remediate).items()}, indent=1), "```", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_RUNS", "7")))
+    parser.add_argument("--only", nargs="*", default=[], help="measure only these rows (ping always)")
+    parser.add_argument("--no-remediation", action="store_true")
+    parser.add_argument("--no-scan", action="store_true", help="skip the Redis SCAN figures")
+    parser.add_argument("--no-write", action="store_true", help="print, do not rewrite benchmarks/results.md")
+    args = parser.parse_args()
+    if args.rounds < 5 and not args.no_write:
+        sys.exit("bench: results.md needs at least 5 rounds")
+    times = sweep(args.rounds, args.only)
+    remediate = [] if args.no_remediation else remediation(args.rounds)
+    scans = [] if args.no_scan else redis_scan()
+    text = render(times, remediate, scans, args.rounds)
+    if args.no_write:
+        print(text)
+    else:
+        RESULTS.write_text(text)
+        print(f"written to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

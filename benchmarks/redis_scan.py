@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT / ".collections"))
 
 from ansible_collections.voicehive.remediation.plugins.module_utils import _redis  # noqa: E402
 
-
 FAMILIES = {"sessions": "session:", "rate_limits": "rate_limit:", "circuit_breakers": "circuit_breaker:"}
 
 

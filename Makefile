@@ -66,19 +66,19 @@ sanity: setup ## ansible-test sanity (all tests that apply, no ignores)
 	@hack/ansible-test-sanity
 
 unit: setup ## unit tests (modules, module_utils, filters, callbacks, lab simulators)
-	$(BIN)/pytest -q tests/unit lab/tests/unit
+	$(BIN)/pytest -q --durations=15 tests/unit lab/tests/unit
 
 integration: setup ## lab integration: starts the lab, runs pytest + molecule, stops the lab
-	@hack/with-lab $(BIN)/pytest -q tests/integration lab/tests/integration
-	@hack/with-lab hack/molecule-all
+	@hack/with-lab hack/integration
 
-test: ## everything CI runs: lint, sanity, unit, integration (starts and stops the lab)
-	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory setup; \
-	$(MAKE) --no-print-directory lint; \
-	$(MAKE) --no-print-directory sanity; \
-	$(MAKE) --no-print-directory unit; \
-	$(MAKE) --no-print-directory integration; \
+test: ## everything CI runs: lint, sanity, unit, integration (starts and stops the lab); prints each phase's time
+	@start=$$(date +%s); report=""; \
+	for phase in setup lint sanity unit integration; do \
+	  t0=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$phase || { echo ">> make test: $$phase failed after $$(( $$(date +%s) - t0 )) s"; exit 1; }; \
+	  report="$$report  $$phase $$(( $$(date +%s) - t0 )) s\n"; \
+	done; \
+	printf ">> make test phases:\n$$report"; \
 	echo ">> make test passed in $$(( $$(date +%s) - start )) s"
 
 demo: setup ## start the lab, break it, diagnose and remediate it

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import redis
 from kubernetes import client as k8s_client
 from kubernetes.client.rest import ApiException
-from vh_lab import ROOT, fault, notifications, run_playbook
+from vh_lab import ROOT, fault, lab, notifications, run_playbook
 
 pytestmark = pytest.mark.lab
 
@@ -66,9 +67,29 @@ def test_diagnose_healthy_lab_reports_nothing(clean_lab):
     assert md.read_text().startswith("# lab: healthy"), md.read_text()[:200]
 
 
-def test_diagnose_reports_an_injected_fault(clean_lab):
+@pytest.fixture(scope="module")
+def stuck_open_story(lab_up, kube, secrets):
+    """One breaker-stuck-open story, each playbook run once and asserted on by several tests:
+    diagnose, remediate --check --diff (with the services' state around it), remediate, remediate again.
+    Every run is verbose (-vvv), so the secret test reads the most output there is."""
+    r = redis.Redis(host="127.0.0.1", port=16379, password=secrets["redis_password"], decode_responses=True)
+    lab("reset")
     fault("inject", "breaker-stuck-open")
-    run = run_playbook(DIAGNOSE)
+    story = {"diagnose": run_playbook(DIAGNOSE, "-vvv")}
+    story["redis_before_check"], story["cluster_before_check"] = _breaker_keys(r), _cluster_snapshot(kube)
+    story["check"] = run_playbook(REMEDIATE, "-vvv", "--check", "--diff", "--tags", "circuit_breakers")
+    story["redis_after_check"], story["cluster_after_check"] = _breaker_keys(r), _cluster_snapshot(kube)
+    story["lease_after_check"] = _lease(kube)
+    story["remediate"] = run_playbook(REMEDIATE, "-vvv", "--diff", "--tags", "circuit_breakers")
+    story["state_after_remediate"] = r.get("circuit_breaker:pms_connector:state")
+    story["again"] = run_playbook(REMEDIATE, "--tags", "circuit_breakers")
+    story["notifications"] = notifications()
+    yield story
+    fault("clear")
+
+
+def test_diagnose_reports_an_injected_fault(stuck_open_story):
+    run = stuck_open_story["diagnose"]
     assert run.rc == 0, run.output[-3000:]
     ids = [f["id"] for f in run.report["findings"]]
     assert "circuit_breakers.stuck_open" in ids, run.report["findings"]
@@ -76,28 +97,28 @@ def test_diagnose_reports_an_injected_fault(clean_lab):
     assert finding["severity"] == "critical"
     assert "pms_connector" in finding["evidence"]["breakers"]
     assert run.report["actions"] == []
+    # the run read the site once, and says what it read
+    assert set(run.report["site_read"]) >= {"kubernetes", "redis", "prometheus", "http"}
+    assert all(read["available"] for read in run.report["site_read"].values()), run.report["site_read"]
 
 
-def test_check_diff_changes_nothing_and_says_what_it_would_do(clean_lab, primary_redis, kube):
-    fault("inject", "breaker-stuck-open")
-    redis_before, cluster_before = _breaker_keys(primary_redis), _cluster_snapshot(kube)
-    run = run_playbook(REMEDIATE, "--check", "--diff", "--tags", "circuit_breakers")
+def test_check_diff_changes_nothing_and_says_what_it_would_do(stuck_open_story):
+    run = stuck_open_story["check"]
     assert run.rc == 0, run.output[-3000:]
-    assert _breaker_keys(primary_redis) == redis_before
-    assert _cluster_snapshot(kube) == cluster_before
-    assert _lease(kube) is None or not _lease(kube)["spec"].get("holder_identity")
+    assert stuck_open_story["redis_after_check"] == stuck_open_story["redis_before_check"]
+    assert stuck_open_story["cluster_after_check"] == stuck_open_story["cluster_before_check"]
+    lease = stuck_open_story["lease_after_check"]
+    assert lease is None or not lease["spec"].get("holder_identity")
     actions = run.report["actions"]
     assert any(a["action"] == "reset_circuit_breaker" and a["status"] == "would_change" for a in actions), actions
     assert "circuit_breaker:pms_connector:state" in run.stdout, "--diff does not show the key that would change"
 
 
-def test_remediation_acts_then_is_idempotent(clean_lab, primary_redis):
-    fault("inject", "breaker-stuck-open")
-    first = run_playbook(REMEDIATE, "--tags", "circuit_breakers")
+def test_remediation_acts_then_is_idempotent(stuck_open_story):
+    first, second = stuck_open_story["remediate"], stuck_open_story["again"]
     assert first.rc == 0, first.output[-3000:]
-    assert primary_redis.get("circuit_breaker:pms_connector:state") == "closed"
+    assert stuck_open_story["state_after_remediate"] == "closed"
     assert first.report["outcome"] == "resolved", first.report
-    second = run_playbook(REMEDIATE, "--tags", "circuit_breakers")
     assert second.rc == 0, second.output[-3000:]
     assert second.recap_changed() == 0
     assert second.report["actions"] == []
@@ -135,22 +156,21 @@ def test_gated_action_is_skipped_without_approval_and_runs_with_it(clean_lab, ku
     assert env["FALLBACK_MODE"] == "false"
 
 
-def test_unknown_approval_is_refused_before_anything_acts(clean_lab, primary_redis):
+def test_bad_input_is_refused_before_anything_is_read(clean_lab, primary_redis):
     fault("inject", "breaker-stuck-open")
-    run = run_playbook(REMEDIATE, extra_vars={"voicehive_approved_actions": ["drop_everything"]})
+    run = run_playbook(
+        REMEDIATE, extra_vars={"voicehive_approved_actions": ["drop_everything"], "voicehive_redis_url": ""}
+    )
     assert run.rc != 0
+    # every problem at once, each naming what to fix
     assert "unknown action(s) drop_everything" in run.output
-    assert run.report["outcome"] == "failed"
-    assert primary_redis.get("circuit_breaker:pms_connector:state") == "open"
-
-
-def test_missing_connection_variable_is_named(clean_lab):
-    run = run_playbook(REMEDIATE, "--tags", "circuit_breakers", extra_vars={"voicehive_redis_url": ""})
-    assert run.rc != 0
     assert "voicehive_redis_url (for redis)" in run.output, run.output[-2000:]
-    # the run still leaves an honest report of why it stopped
+    assert "Nothing was changed." in run.output
+    # the run still leaves an honest report of why it stopped, having read nothing
     assert run.report["outcome"] == "failed", run.report
     assert run.report["errors"] and run.report["actions"] == []
+    assert run.report["site_read"] == {}
+    assert primary_redis.get("circuit_breaker:pms_connector:state") == "open"
 
 
 def test_lock_held_by_another_run_makes_this_one_wait_then_fail(clean_lab, kube, primary_redis):
@@ -232,16 +252,11 @@ def test_budget_exhausted_escalates_instead_of_acting(clean_lab, primary_redis):
     assert pages, "no escalation reached PagerDuty"
 
 
-def test_no_secret_in_reports_console_or_notifications(clean_lab, secrets):
-    fault("inject", "breaker-stuck-open")
-    runs = [
-        run_playbook(DIAGNOSE, "-vvv"),
-        run_playbook(REMEDIATE, "-vvv", "--check", "--diff"),
-        run_playbook(REMEDIATE, "-vvv", "--diff"),
-    ]
+def test_no_secret_in_reports_console_or_notifications(stuck_open_story, secrets):
+    runs = [stuck_open_story[name] for name in ("diagnose", "check", "remediate", "again")]
     texts = [r.output for r in runs]
     texts += [p.read_text() for p in (ROOT / "reports").glob("*")]
-    texts.append(json.dumps(notifications()))
+    texts.append(json.dumps(stuck_open_story["notifications"]))
     secret_names = [
         "jwt_secret",
         "vault_root_token",

@@ -73,8 +73,8 @@ def read(lab_up, kube, secrets, tmp_path_factory):
     def counts() -> dict:
         # the orchestrator simulator keeps writing and expiring rate-limit keys: count around the run
         return {
-            "sessions": sum(1 for _ in r.scan_iter(match="session:*", count=1000)),
-            "rate_limits": sum(1 for _ in r.scan_iter(match="rate_limit:*", count=1000)),
+            "sessions": sum(1 for _key in r.scan_iter(match="session:*", count=1000)),
+            "rate_limits": sum(1 for _key in r.scan_iter(match="rate_limit:*", count=1000)),
             "dbsize": r.dbsize(),
         }
 

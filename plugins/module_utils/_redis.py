@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import re
 import time
@@ -567,6 +568,51 @@ def estimate_families(keys: dict[str, t.Any], dbsize: int | None) -> None:
             family["estimate"] = None
 
 
+def key_fingerprint(key: str, prefix: str) -> str:
+    """``<prefix>#<10 hex of sha256(key)>``: tells keys apart without showing the id in them (a session id)."""
+    return f"{prefix}#{hashlib.sha256(key.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}"
+
+
+def family_of(key: str, families: dict[str, str]) -> str | None:
+    """The family whose prefix is the longest that ``key`` starts with."""
+    best = None
+    for name, prefix in families.items():
+        if key.startswith(prefix) and (best is None or len(prefix) > len(families[best])):
+            best = name
+    return best
+
+
+def check_types(
+    client: t.Any, keys: t.Iterable[str], families: dict[str, str], expect: dict[str, str], limit: int = 5000
+) -> dict[str, dict[str, t.Any]]:
+    """TYPE of up to ``limit`` keys of each family in ``expect`` (one pipeline), against the expected type.
+
+    Returns per family ``{expected, checked, types: {type: n}, unexpected, unexpected_keys}`` (keys that
+    vanished meanwhile are not counted).
+    """
+    wanted: dict[str, list[str]] = {name: [] for name in expect}
+    for key in keys:
+        name = family_of(key, families)
+        if name in wanted and len(wanted[name]) < limit:
+            wanted[name].append(key)
+    pipe = client.pipeline(transaction=False)
+    order = [(name, key) for name, members in wanted.items() for key in sorted(members)]
+    for _name, key in order:
+        pipe.type(key)
+    replies = pipe.execute(raise_on_error=False) if order else []
+    out = {name: dict(expected=expect[name], checked=0, types={}, unexpected=0, unexpected_keys=[]) for name in expect}
+    for (name, key), kind in zip(order, replies):  # noqa: B905 - one reply per command; strict= needs Python 3.10
+        if isinstance(kind, Exception) or kind == "none":
+            continue
+        entry = out[name]
+        entry["checked"] += 1
+        entry["types"][kind] = entry["types"].get(kind, 0) + 1
+        if kind != expect[name]:
+            entry["unexpected"] += 1
+            entry["unexpected_keys"].append(key)
+    return out
+
+
 def read_site(
     client: t.Any,
     db: int = 0,
@@ -576,13 +622,17 @@ def read_site(
     scan_count: int = 1000,
     max_keys: int = 20000,
     sample: int = 20,
+    expect_types: dict[str, str] | None = None,
+    secret_families: t.Sequence[str] = (),
 ) -> dict[str, t.Any]:
     """Everything a site diagnosis reads from Redis, in a few round trips (never ``KEYS``).
 
     INFO and DBSIZE in one pipeline; one bounded SCAN pass classifying keys into ``families``
-    (prefix by name); the breakers (``breaker_names`` and the ones the pass found, read with
+    (prefix by name); the TYPE of the examined keys of the families in ``expect_types`` (one pipeline:
+    malformed sessions); the breakers (``breaker_names`` and the ones the pass found, read with
     ``read_breakers``). When the pass stopped early, breakers are found with a ``MATCH`` scan of
-    their prefix as ``circuit_breaker_info`` does, so none is missed. Connection problems raise.
+    their prefix as ``circuit_breaker_info`` does, so none is missed. Key names of ``secret_families``
+    (session ids, token ids) are returned as fingerprints only. Connection problems raise.
     """
     pipe = client.pipeline(transaction=False)
     pipe.info("all")
@@ -596,11 +646,24 @@ def read_site(
         errors.append(f"DBSIZE refused: {dbsize}")
         dbsize = None
 
-    keys = scan_families(client, dict(families or {}), count=scan_count, max_keys=max_keys, sample=sample)
+    families = dict(families or {})
+    keys = scan_families(client, families, count=scan_count, max_keys=max_keys, sample=sample)
     estimate_families(keys, dbsize)
+    examined = keys.pop("keys")
+    checked = check_types(client, examined, families, {k: v for k, v in (expect_types or {}).items() if k in families})
+    for name, entry in checked.items():
+        keys["families"][name].update(entry)
+    for name in secret_families:
+        family = keys["families"].get(name)
+        if family:
+            family["sample"] = sorted(key_fingerprint(k, family["prefix"]) for k in family["sample"])
+            if "unexpected_keys" in family:
+                family["unexpected_keys"] = sorted(
+                    key_fingerprint(k, family["prefix"]) for k in family["unexpected_keys"]
+                )
     head = f"{breaker_prefix}:"
     names = set(breaker_names)
-    for key in keys.pop("keys"):
+    for key in examined:
         for tail in (":state", ":stats"):
             if key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail):
                 names.add(key[len(head) : -len(tail)])

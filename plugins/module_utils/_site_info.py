@@ -78,6 +78,8 @@ def argument_spec():
                 scan_count=dict(type="int", default=1000),
                 max_keys=dict(type="int", default=20000, no_log=False),
                 sample=dict(type="int", default=20),
+                expect_types=dict(type="dict", default={}),
+                secret_families=dict(type="list", elements="str", default=[]),
                 variable=dict(type="str", default="voicehive_redis_url"),
             ),
         ),
@@ -172,6 +174,15 @@ def invalid_options(p):
             errors.append("redis.breaker_prefix must not be empty")
         if any(not isinstance(v, str) or not v for v in redis["families"].values()):
             errors.append("redis.families must map names to non-empty key prefixes")
+        for option in ("expect_types", "secret_families"):
+            unknown = sorted(set(redis[option]) - set(redis["families"]))
+            if unknown:
+                errors.append(
+                    f"redis.{option} names families that redis.families does not define: {', '.join(unknown)}"
+                )
+        kinds = {"string", "hash", "list", "set", "zset", "stream"}
+        if any(v not in kinds for v in redis["expect_types"].values()):
+            errors.append(f"redis.expect_types values must be Redis types ({', '.join(sorted(kinds))})")
     if p["postgres"] and p["postgres"]["statements_top"] < 1:
         errors.append("postgres.statements_top must be at least 1")
     names = [e["name"] for e in p["http"]]
@@ -281,6 +292,8 @@ def read_redis(redis_utils, client, params):
             scan_count=params["scan_count"],
             max_keys=params["max_keys"],
             sample=params["sample"],
+            expect_types=params["expect_types"],
+            secret_families=params["secret_families"],
         )
     except (redis_utils.RedisError, OSError) as exc:
         unreachable = isinstance(exc, (redis_utils.RedisConnectionError, redis_utils.RedisTimeoutError, OSError))

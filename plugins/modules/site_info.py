@@ -167,6 +167,20 @@ options:
         description: Key names kept per family as a sample.
         type: int
         default: 20
+      expect_types:
+        description:
+          - Family name to the Redis type its keys must have (V(hash) for sessions). The examined keys of these
+            families are checked with one pipelined C(TYPE) each (at most 5000 per family); the family then has
+            C(types) (counts by type), C(checked), C(unexpected) and C(unexpected_keys).
+        type: dict
+        default: {}
+      secret_families:
+        description:
+          - Families whose key names hold a secret (a session id, a token id). Their sample and unexpected keys
+            are returned as C(<prefix>#<10 hex of sha256>) fingerprints, never as names.
+        type: list
+        elements: str
+        default: []
       variable:
         description: The inventory variable to name when Redis does not answer.
         type: str

@@ -464,3 +464,27 @@ def test_summarize_info_without_maxmemory():
     summary = _redis.summarize_info(info, 2)
     assert summary["memory"]["used_ratio"] is None and summary["keyspace"] == {"keys": 5, "expires": 1}
     assert summary["clients"]["connected"] is None
+
+
+def test_read_site_checks_types_and_hides_secret_key_names(redis_db):
+    seed(redis_db)
+    redis_db.set("session:broken-1", "\x80 truncated pickle")
+    redis_db.rpush("session:broken-2", "partial")
+    read = _redis.read_site(
+        redis_db, families=FAMILIES, expect_types={"sessions": "hash"}, secret_families=["sessions"], sample=50
+    )
+    sessions = read["keys"]["families"]["sessions"]
+    assert sessions["checked"] == 32 and sessions["types"] == {"hash": 30, "string": 1, "list": 1}
+    assert sessions["unexpected"] == 2 and len(sessions["unexpected_keys"]) == 2
+    shown = sessions["sample"] + sessions["unexpected_keys"]
+    assert all(k.startswith("session:#") and len(k) == len("session:#") + 10 for k in shown)
+    assert _redis.key_fingerprint("session:broken-1", "session:") in sessions["unexpected_keys"]
+    assert "broken" not in str(sessions)
+    rate_limits = read["keys"]["families"]["rate_limits"]
+    assert "types" not in rate_limits and rate_limits["sample"][0].startswith("rate_limit:ip:")
+
+
+def test_family_of_prefers_the_longest_prefix():
+    assert _redis.family_of("rate_limit:whitelist:1.2.3.4", FAMILIES) == "allow"
+    assert _redis.family_of("rate_limit:ip:1", FAMILIES) == "rate_limits"
+    assert _redis.family_of("nothing", FAMILIES) is None

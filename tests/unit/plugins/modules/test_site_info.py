@@ -222,3 +222,16 @@ def test_documentation_matches_the_argument_spec():
                 compare(documented[name]["suboptions"], option["options"], f"{where}.{name}")
 
     compare(doc, _site_info.argument_spec(), "site_info")
+
+
+def test_type_checks_must_name_known_families(run_module):
+    result = run_module(
+        site_info.main, {"redis": {"url": "redis://h", "families": {"s": "session:"}, "expect_types": {"x": "hash"}}}
+    )
+    assert (
+        result["failed"] and "redis.expect_types names families that redis.families does not define: x" in result["msg"]
+    )
+    result = run_module(
+        site_info.main, {"redis": {"url": "redis://h", "families": {"s": "session:"}, "expect_types": {"s": "blob"}}}
+    )
+    assert result["failed"] and "redis.expect_types values must be Redis types" in result["msg"]

@@ -373,6 +373,28 @@ def _container_causes(path: str, containers: Any) -> list[tuple[str, str]]:
 
 
 # ---------------------------------------------------------------------------------------------- operations
+
+
+def stamp_managed_fields(meta: Obj, manager: str, operation: str, api_version: str, subresource: str = "") -> None:
+    """Record that ``manager`` wrote the object now, as the API server's ``metadata.managedFields`` do.
+
+    One entry per manager, operation and subresource, its ``time`` the last write that changed something
+    (a no-op write keeps it). ``fieldsV1`` stays empty: kubesim does not track field ownership.
+    """
+    manager = manager or "unknown"
+    entries = [
+        e
+        for e in meta.get("managedFields") or []
+        if (e.get("manager"), e.get("operation"), e.get("subresource", "")) != (manager, operation, subresource)
+    ]
+    entry = {"manager": manager, "operation": operation, "apiVersion": api_version, "time": now_rfc3339(),
+             "fieldsType": "FieldsV1", "fieldsV1": {}}  # fmt: skip
+    if subresource:
+        entry["subresource"] = subresource
+    entries.append(entry)
+    meta["managedFields"] = entries
+
+
 class Api:
     """Create/read/update/patch/delete with apiserver semantics."""
 
@@ -393,7 +415,7 @@ class Api:
             raise not_found("namespaces", namespace, "", "namespaces")
 
     # ---- create
-    def create(self, res: Resource, namespace: str, body: Any, dry_run: bool = False) -> Obj:
+    def create(self, res: Resource, namespace: str, body: Any, dry_run: bool = False, manager: str = "") -> Obj:
         """POST: default, validate and store a new object."""
         if not isinstance(body, dict):
             raise bad_request("the body of the request was in an unknown format")
@@ -427,6 +449,7 @@ class Api:
             meta.pop(field, None)
         obj["apiVersion"] = "v1" if res.storage_key == "events" else by_storage(res.storage_key).group_version
         obj["kind"] = res.kind
+        stamp_managed_fields(meta, manager, "Update", obj["apiVersion"])
         validate(res, obj)
         apply_defaults(self.store, res, obj)
         if isinstance(obj.get("spec"), dict) and res.kind not in ("Namespace",):
@@ -447,7 +470,16 @@ class Api:
         return to_version(res, created)
 
     # ---- update
-    def _finish_update(self, res: Resource, old: Obj, new: Obj, subresource: str, dry_run: bool) -> Obj:
+    def _finish_update(
+        self,
+        res: Resource,
+        old: Obj,
+        new: Obj,
+        subresource: str,
+        dry_run: bool,
+        manager: str = "",
+        operation: str = "Update",
+    ) -> Obj:
         """Common tail of PUT and PATCH: preconditions, immutable fields, generation, no-op detection."""
         name = old["metadata"]["name"]
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
@@ -477,7 +509,7 @@ class Api:
                     new_meta[field] = old["metadata"][field]
                 else:
                     new_meta.pop(field, None)
-            new_meta.pop("managedFields", None)
+            new_meta["managedFields"] = copy.deepcopy(old["metadata"].get("managedFields", []))
             new["apiVersion"] = old.get("apiVersion")
             new["kind"] = old.get("kind")
             if res.kind == "Service" and isinstance(new.get("spec"), dict) and not new["spec"].get("clusterIP"):
@@ -491,10 +523,18 @@ class Api:
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if new == old:
             return to_version(res, old)
+        stamp_managed_fields(new["metadata"], manager, operation, old.get("apiVersion") or "v1", subresource)
         return to_version(res, self.store.replace(res.storage_key, new, dry_run=dry_run))
 
     def update(
-        self, res: Resource, namespace: str, name: str, body: Any, subresource: str = "", dry_run: bool = False
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        body: Any,
+        subresource: str = "",
+        dry_run: bool = False,
+        manager: str = "",
     ) -> Obj:
         """PUT on an object or its status subresource."""
         ns = namespace if res.namespaced else ""
@@ -508,7 +548,7 @@ class Api:
             new.setdefault("metadata", {})
             if res.kind == "Namespace" and subresource == "finalize":
                 subresource = ""
-            return self._finish_update(res, old, new, subresource, dry_run)
+            return self._finish_update(res, old, new, subresource, dry_run, manager)
 
     def patch(
         self,
@@ -519,6 +559,7 @@ class Api:
         body: Any,
         subresource: str = "",
         dry_run: bool = False,
+        manager: str = "",
     ) -> Obj:
         """PATCH (merge, strategic, json, apply) on an object or its status subresource."""
         ns = namespace if res.namespaced else ""
@@ -526,7 +567,7 @@ class Api:
             old = self.store.get(res.storage_key, ns, name)
             if old is None:
                 if content_type == patches.APPLY_PATCH and not subresource:
-                    return self.create(res, namespace, body, dry_run=dry_run)
+                    return self.create(res, namespace, body, dry_run=dry_run, manager=manager)
                 raise not_found(res.group_resource, name, res.group, res.plural)
             current = to_version(res, copy.deepcopy(old))
             if content_type == patches.APPLY_PATCH and isinstance(body, dict):
@@ -545,7 +586,8 @@ class Api:
                 raise bad_request("the patched object is not an object")
             new = to_storage(res, patched)
             new.setdefault("metadata", {})
-            return self._finish_update(res, old, new, subresource, dry_run)
+            operation = "Apply" if content_type == patches.APPLY_PATCH else "Update"
+            return self._finish_update(res, old, new, subresource, dry_run, manager, operation)
 
     # ---- scale subresource
     def get_scale(self, res: Resource, namespace: str, name: str) -> Obj:

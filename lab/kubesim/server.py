@@ -595,17 +595,21 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST":
             if route.name:
                 raise ApiError(405, "MethodNotAllowed", "POST is not allowed on a named resource")
-            obj = api.create(res, ns, self._parse_body(body), dry_run=dry_run)
+            obj = api.create(res, ns, self._parse_body(body), dry_run=dry_run, manager=self._field_manager())
             self._send_object(res, obj, 201)
             return
         if method == "PUT":
-            obj = api.update(res, ns, route.name, self._parse_body(body), sub, dry_run=dry_run)
+            obj = api.update(
+                res, ns, route.name, self._parse_body(body), sub, dry_run=dry_run, manager=self._field_manager()
+            )
             self._send_object(res, obj)
             return
         if method == "PATCH":
             ptype = self._patch_type()
             existed = store.get(res.storage_key, ns, route.name) is not None
-            obj = api.patch(res, ns, route.name, ptype, self._parse_body(body), sub, dry_run=dry_run)
+            obj = api.patch(
+                res, ns, route.name, ptype, self._parse_body(body), sub, dry_run=dry_run, manager=self._field_manager()
+            )
             self._send_object(res, obj, 200 if existed else 201)
             return
         if method == "DELETE":
@@ -619,6 +623,13 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, out)
             return
         raise ApiError(405, "MethodNotAllowed", "method not allowed")
+
+    def _field_manager(self) -> str:
+        """Who writes, for managedFields: ``?fieldManager=`` or, as the API server does, the User-Agent's
+        program name (``kubectl``, ``OpenAPI-Generator``)."""
+        return (
+            self.params.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0] or "unknown"
+        )
 
     def _patch_type(self) -> str:
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()

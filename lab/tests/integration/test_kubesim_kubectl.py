@@ -466,3 +466,28 @@ def test_typed_create_commands(kubesim: Any) -> None:
     assert token.count(".") == 2
     kubesim.kubectl("delete", "namespace", "typed")
     assert kubesim.kubectl("get", "deploy", "-n", "typed", "-o", "name").stdout == ""
+
+
+def test_managed_fields_record_who_wrote_and_when(kubesim: Any) -> None:
+    """As on an API server: a write that changes the object stamps its manager's entry; a no-op keeps it."""
+    path = "/api/v1/namespaces/voicehive/secrets"
+    body = {"metadata": {"name": "mf-probe"}, "type": "Opaque", "stringData": {"k": "v1"}}
+    code, created = kubesim.api("POST", path + "?fieldManager=rotator", body)
+    assert code == 201, created
+    entry = created["metadata"]["managedFields"][0]
+    assert (entry["manager"], entry["operation"], entry["fieldsType"]) == ("rotator", "Update", "FieldsV1")
+    first = entry["time"]
+    time.sleep(1.1)
+    code, same = kubesim.api(
+        "PATCH", path + "/mf-probe?fieldManager=rotator", {"stringData": {"k": "v1"}}, "application/merge-patch+json"
+    )
+    assert code == 200 and same["metadata"]["managedFields"] == created["metadata"]["managedFields"]
+    code, changed = kubesim.api(
+        "PATCH", path + "/mf-probe?fieldManager=rotator", {"stringData": {"k": "v2"}}, "application/merge-patch+json"
+    )
+    assert code == 200 and changed["metadata"]["managedFields"][0]["time"] > first
+    kubesim.kubectl("label", "secret", "mf-probe", "-n", "voicehive", "x=y")
+    code, labelled = kubesim.api("GET", path + "/mf-probe")
+    managers = {e["manager"] for e in labelled["metadata"]["managedFields"]}
+    assert managers == {"rotator", "kubectl-label"}, labelled["metadata"]["managedFields"]
+    kubesim.api("DELETE", path + "/mf-probe")

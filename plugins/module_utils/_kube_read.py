@@ -25,6 +25,7 @@ token file, client certificate, basic auth) are read directly; a kubeconfig user
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -413,6 +414,7 @@ def _meta(obj: dict[str, t.Any]) -> dict[str, t.Any]:
         name=meta.get("name"),
         labels=meta.get("labels") or {},
         created=meta.get("creationTimestamp"),
+        updated=last_write(meta),
         resource_version=meta.get("resourceVersion"),
     )
 
@@ -693,6 +695,62 @@ NAMESPACED_KINDS: dict[str, Kind] = {
     ),
     "events": Kind("/api/v1/namespaces/{namespace}/events", summarize_event, "events"),
 }
+
+
+def last_write(meta: dict[str, t.Any]) -> str | None:
+    """When the object was last changed: the newest ``managedFields`` time, else its creation time."""
+    times = [e.get("time") for e in meta.get("managedFields") or [] if e.get("time")]
+    return max(times) if times else meta.get("creationTimestamp")
+
+
+def value_facts(raw: bytes) -> dict[str, t.Any]:
+    """What can be said of a secret value without showing it: its length, a short fingerprint and, when
+    the value is itself base64 text (a signing key), how many bytes it decodes to."""
+    decoded = None
+    text = raw.decode("ascii", errors="replace").strip()
+    if text and re.fullmatch(r"[A-Za-z0-9+/_-]+={0,2}", text):
+        try:
+            decoded = len(
+                base64.urlsafe_b64decode(text.replace("+", "-").replace("/", "_") + "=" * (-len(text.rstrip("=")) % 4))
+            )
+        except (ValueError, TypeError):
+            decoded = None
+    return dict(length=len(raw), fingerprint=hashlib.sha256(raw).hexdigest()[:12], base64_bytes=decoded)
+
+
+def summarize_secret(obj: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A Secret without its values: per key the length, a fingerprint and the base64 length (``value_facts``)."""
+    meta = obj.get("metadata") or {}
+    keys = {}
+    for key, value in (obj.get("data") or {}).items():
+        try:
+            raw = base64.b64decode(value or "", validate=True)
+        except (ValueError, TypeError):
+            keys[key] = dict(length=None, fingerprint=None, base64_bytes=None, error="the Secret's data is not base64")
+            continue
+        keys[key] = value_facts(raw)
+    return dict(
+        name=meta.get("name"),
+        exists=True,
+        type=obj.get("type"),
+        created=meta.get("creationTimestamp"),
+        updated=last_write(meta),
+        resource_version=meta.get("resourceVersion"),
+        keys=keys,
+    )
+
+
+def read_secret(conn: KubeConnection, namespace: str, name: str, timeout: float) -> dict[str, t.Any]:
+    """``summarize_secret`` of one named Secret (``exists=False`` on 404); values never leave this function."""
+    try:
+        obj = conn.get(
+            f"/api/v1/namespaces/{quote(namespace, safe='')}/secrets/{quote(name, safe='')}", timeout=timeout
+        )
+    except KubeReadError as exc:
+        if exc.status == 404:
+            return dict(name=name, exists=False, keys={})
+        raise
+    return summarize_secret(obj)
 
 
 def read_namespace_object(conn: KubeConnection, namespace: str, timeout: float) -> dict[str, t.Any]:

@@ -50,6 +50,7 @@ def argument_spec():
                 client_key=dict(type="path", no_log=False),
                 namespace=dict(type="str", required=True),
                 kinds=dict(type="list", elements="str", choices=KINDS, default=KINDS),
+                secrets=dict(type="list", elements="str", default=[], no_log=False),
                 events_limit=dict(type="int", default=50),
                 other_namespaces=dict(
                     type="list",
@@ -110,6 +111,26 @@ def argument_spec():
                 ca_path=dict(type="path"),
                 queries=dict(type="dict", default={}),
                 variable=dict(type="str", default="voicehive_prometheus_url"),
+            ),
+        ),
+        vault=dict(
+            type="dict",
+            options=dict(
+                url=dict(type="str", required=True),
+                token=dict(type="str", no_log=True),
+                validate_certs=dict(type="bool", default=True),
+                ca_path=dict(type="path"),
+                kv_checks=dict(
+                    type="list",
+                    elements="dict",
+                    default=[],
+                    options=dict(
+                        name=dict(type="str", required=True),
+                        mount=dict(type="str", required=True),
+                        path=dict(type="str", required=True, no_log=True),
+                    ),
+                ),
+                variable=dict(type="str", default="voicehive_vault_url"),
             ),
         ),
         alertmanager=dict(
@@ -185,6 +206,10 @@ def invalid_options(p):
             errors.append(f"redis.expect_types values must be Redis types ({', '.join(sorted(kinds))})")
     if p["postgres"] and p["postgres"]["statements_top"] < 1:
         errors.append("postgres.statements_top must be at least 1")
+    if p["vault"]:
+        checks = [c["name"] for c in p["vault"]["kv_checks"]]
+        if len(set(checks)) != len(checks):
+            errors.append("vault.kv_checks names must be unique")
     names = [e["name"] for e in p["http"]]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -233,6 +258,8 @@ def start_kubernetes(params, pool, timeout):
     jobs = dict(namespace=Job(pool, kube.read_namespace_object, conn, params["namespace"], timeout))
     for kind in params["kinds"]:
         jobs[kind] = Job(pool, kube.read_kind, conn, params["namespace"], kind, timeout, None, params["events_limit"])
+    for name in params["secrets"]:
+        jobs[f"secret:{name}"] = Job(pool, kube.read_secret, conn, params["namespace"], name, timeout)
     for extra in params["other_namespaces"]:
         for kind in extra["kinds"]:
             key = f"{extra['namespace']}/{kind}"
@@ -264,6 +291,12 @@ def finish_kubernetes(params, conn, jobs):
         result["error"] = f"Cannot read namespace {params['namespace']}: {_failed(ns_error)}"
     for key, job in jobs.items():
         value, exc = job.result()
+        if key.startswith("secret:"):
+            name = key.split(":", 1)[1]
+            result.setdefault("secrets", {})[name] = value if exc is None else dict(name=name, exists=None, keys={})
+            if exc is not None:
+                result["errors"][f"secret {name}"] = _failed(exc)
+            continue
         if "/" in key:
             namespace_name, kind = key.split("/", 1)
             target = result["other_namespaces"].setdefault(namespace_name, dict(errors={}))
@@ -328,9 +361,10 @@ def start_postgres(params, pool, timeout):
     return Job(pool, reads.read_postgres, psycopg, params, timeout, params["statements_top"], params["settings"])
 
 
-def start_http_reads(pool, base, paths, timeout, validate_certs, ca_path):
+def start_http_reads(pool, base, paths, timeout, validate_certs, ca_path, headers=None):
     return {
-        key: Job(pool, reads.read_json, base, path, timeout, validate_certs, ca_path) for key, path in paths.items()
+        key: Job(pool, reads.read_json, base, path, timeout, validate_certs, ca_path, headers)
+        for key, path in paths.items()
     }
 
 
@@ -371,6 +405,17 @@ def read_site(p):
                 paths = dict(reads.PROMETHEUS_READS)
                 paths.update({f"query:{n}": reads.prometheus_query_path(q) for n, q in prom["queries"].items()})
                 prom_jobs = start_http_reads(pool, prom["url"], paths, timeout, prom["validate_certs"], prom["ca_path"])
+            vault_jobs = None
+            if p["vault"]:
+                vault = p["vault"]
+                paths = dict(reads.VAULT_READS)
+                paths.update(
+                    {f"kv:{c['name']}": reads.vault_kv_path(c["mount"], c["path"]) for c in vault["kv_checks"]}
+                )
+                headers = {"X-Vault-Token": vault["token"]} if vault["token"] else None
+                vault_jobs = start_http_reads(
+                    pool, vault["url"], paths, timeout, vault["validate_certs"], vault["ca_path"], headers
+                )
             if p["alertmanager"]:
                 am = p["alertmanager"]
                 am_jobs = start_http_reads(
@@ -388,6 +433,10 @@ def read_site(p):
             if prom_jobs is not None:
                 result["prometheus"] = reads.summarize_prometheus(collect(prom_jobs), p["prometheus"]["queries"])
                 result["prometheus"]["elapsed_ms"] = slowest(prom_jobs.values())
+            if vault_jobs is not None:
+                names = [c["name"] for c in p["vault"]["kv_checks"]]
+                result["vault"] = reads.summarize_vault(collect(vault_jobs), names)
+                result["vault"]["elapsed_ms"] = slowest(vault_jobs.values())
             if am_jobs is not None:
                 result["alertmanager"] = reads.summarize_alertmanager(collect(am_jobs))
                 result["alertmanager"]["elapsed_ms"] = slowest(am_jobs.values())
@@ -408,7 +457,7 @@ def read_site(p):
             if conn is not None:
                 conn.close()
 
-    for name in ("kubernetes", "redis", "postgres", "prometheus", "alertmanager"):
+    for name in ("kubernetes", "redis", "postgres", "prometheus", "vault", "alertmanager"):
         if name in result:
             data = result[name]
             result["components"][name] = dict(

@@ -146,10 +146,21 @@ def read_http_endpoint(endpoint: dict[str, t.Any], timeout: float) -> dict[str, 
 
 
 def read_json(
-    base: str, path: str, timeout: float, validate_certs: bool = True, ca_path: str | None = None
+    base: str,
+    path: str,
+    timeout: float,
+    validate_certs: bool = True,
+    ca_path: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, t.Any]:
     """GET ``base + path`` and decode JSON: ``{status, reachable, elapsed_ms, error, json}``."""
-    answer = http_get(base.rstrip("/") + path, timeout, validate_certs, ca_path, {"Accept": "application/json"})
+    answer = http_get(
+        base.rstrip("/") + path,
+        timeout,
+        validate_certs,
+        ca_path,
+        dict({"Accept": "application/json"}, **(headers or {})),
+    )
     body = answer.pop("body")
     answer["json"] = None
     if answer["reachable"]:
@@ -315,6 +326,69 @@ def summarize_alertmanager(answers: dict[str, dict[str, t.Any]]) -> dict[str, t.
     config = (status.get("config") or {}).get("original")
     result["config"] = alertmanager_route(config) if config else None
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Vault (OpenBao)
+# ---------------------------------------------------------------------------------------------
+
+VAULT_READS = {"seal": "/v1/sys/seal-status", "token": "/v1/auth/token/lookup-self"}
+
+
+def vault_kv_path(mount: str, path: str) -> str:
+    """The KV v2 metadata path of ``mount``/``path`` (the secret's versions, never its data)."""
+    return f"/v1/{quote(mount.strip('/'), safe='/')}/metadata/{quote(path.strip('/'), safe='/')}"
+
+
+def _kv_entry(answer: dict[str, t.Any]) -> dict[str, t.Any]:
+    status = answer.get("status")
+    if not answer.get("reachable"):
+        return dict(exists=None, error=answer.get("error"))
+    if status == 404:
+        return dict(exists=False, error=None)
+    data = (answer.get("json") or {}).get("data") if isinstance(answer.get("json"), dict) else None
+    if status != 200 or not isinstance(data, dict):
+        errors = (answer.get("json") or {}).get("errors") if isinstance(answer.get("json"), dict) else None
+        return dict(exists=None, error=f"HTTP {status}" + (f": {'; '.join(map(str, errors))}" if errors else ""))
+    current = str(data.get("current_version") or "")
+    version = (data.get("versions") or {}).get(current) or {}
+    deleted = bool(version.get("deletion_time")) or bool(version.get("destroyed"))
+    return dict(
+        exists=bool(current) and not deleted,
+        current_version=int(current) if current.isdigit() else None,
+        updated_time=data.get("updated_time"),
+        current_deleted=deleted,
+        error=None,
+    )
+
+
+def summarize_vault(answers: dict[str, dict[str, t.Any]], kv_names: t.Sequence[str]) -> dict[str, t.Any]:
+    """Seal status, the run's own token (lookup-self: valid, ttl, policies) and the KV paths asked about
+    (``kv:<name>`` answers): whether each exists, its current version and when it changed; never a value."""
+    seal = answers.get("seal") or {}
+    seal_json = seal.get("json") if isinstance(seal.get("json"), dict) else {}
+    token = answers.get("token") or {}
+    token_data = (token.get("json") or {}).get("data") if isinstance(token.get("json"), dict) else None
+    available = any((a or {}).get("reachable") for a in answers.values())
+    errors = sorted({a["error"] for a in answers.values() if a and a.get("error")})
+    return dict(
+        available=available,
+        error=errors[0] if errors and not available else None,
+        sealed=seal_json.get("sealed"),
+        initialized=seal_json.get("initialized"),
+        threshold=seal_json.get("t"),
+        shares=seal_json.get("n"),
+        unseal_progress=seal_json.get("progress"),
+        version=seal_json.get("version"),
+        token=dict(
+            valid=token.get("status") == 200 and isinstance(token_data, dict),
+            status=token.get("status"),
+            ttl=(token_data or {}).get("ttl"),
+            policies=sorted((token_data or {}).get("policies") or []),
+            renewable=(token_data or {}).get("renewable"),
+        ),
+        kv={name: _kv_entry(answers.get(f"kv:{name}") or {}) for name in kv_names},
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -90,6 +90,14 @@ options:
                   horizontalpodautoscalers, pod_metrics, events]
         default: [deployments, replicasets, statefulsets, pods, services, endpoints, configmaps,
                   horizontalpodautoscalers, pod_metrics, events]
+      secrets:
+        description:
+          - Secrets of the namespace to describe by name (C(get), never C(list)). Values are never returned, only,
+            per key, the C(length), a C(fingerprint) (12 hex of sha256) and C(base64_bytes) (when the value is
+            itself base64 text, the length it decodes to), with the Secret's C(updated) time (its last write).
+        type: list
+        elements: str
+        default: []
       events_limit:
         description: How many of the newest events to return.
         type: int
@@ -252,6 +260,49 @@ options:
         description: The inventory variable to name when Prometheus does not answer.
         type: str
         default: voicehive_prometheus_url
+  vault:
+    description:
+      - Read Vault (or OpenBao) with the run's token - seal status (with the unseal threshold), the token's own
+        lookup (valid, ttl, policies) and whether each KV v2 path of O(vault.kv_checks) exists (its metadata
+        only, never a secret value).
+    type: dict
+    suboptions:
+      url:
+        description: Base URL of Vault.
+        type: str
+        required: true
+      token:
+        description: The run's Vault token.
+        type: str
+      validate_certs:
+        description: Verify the server certificate.
+        type: bool
+        default: true
+      ca_path:
+        description: CA certificate (PEM file).
+        type: path
+      kv_checks:
+        description: KV v2 secrets whose existence to check.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: The key of the result in C(vault.kv) (say a fingerprint when the path holds a secret).
+            type: str
+            required: true
+          mount:
+            description: KV v2 mount.
+            type: str
+            required: true
+          path:
+            description: Path under the mount; treated as a secret (an API key path holds the key).
+            type: str
+            required: true
+      variable:
+        description: The inventory variable to name when Vault does not answer.
+        type: str
+        default: voicehive_vault_url
   alertmanager:
     description: Read Alertmanager (health, active alerts, the routing tree and receiver names).
     type: dict
@@ -386,7 +437,8 @@ kubernetes:
       Deployment's replicas, conditions, template annotations, containers with image, environment and
       resources; a Pod's phase, readiness, restarts and each container's current and last state; a
       Service's selector and ports; an Endpoints' ready and not-ready addresses; a ConfigMap's data; an
-      HPA's bounds and replicas; a pod's metrics in millicores and bytes). C(events) has C(total),
+      HPA's bounds and replicas; a pod's metrics in millicores and bytes; every object's C(updated), its last
+      write from C(managedFields)). C(secrets) describes the Secrets asked for by name. C(events) has C(total),
       C(warnings) and the C(recent) ones, newest first. C(errors) names the kinds that could not be read.
   returned: when O(kubernetes) is set
   type: dict
@@ -438,6 +490,19 @@ prometheus:
     healthy: true
     targets: [{job: voicehive-orchestrator, instance: "127.0.0.1:18080", health: up, last_error: null}]
     queries: {up: {ok: true, samples: [{labels: {job: voicehive-orchestrator}, value: 1.0}]}}
+vault:
+  description:
+    - C(available), C(sealed), C(initialized), C(threshold) and C(shares) (unseal keys needed and issued),
+      C(unseal_progress), C(token) (C(valid), C(ttl), C(policies)), C(kv) (per name C(exists), C(current_version),
+      C(updated_time), C(current_deleted), C(error)).
+  returned: when O(vault) is set
+  type: dict
+  sample:
+    available: true
+    sealed: false
+    threshold: 1
+    token: {valid: true, ttl: 0, policies: [root]}
+    kv: {"api-key vh_live_#3f2a9c01de": {exists: false, error: null}}
 alertmanager:
   description:
     - C(available), C(healthy), C(alerts) (active, not silenced), C(config) (routing tree and receiver names only).

@@ -467,3 +467,48 @@ def test_namespace_missing_forbidden_and_unreachable(http_server):
     ) as caught:
         kube.read_namespace_object(down, "voicehive", 2)
     assert caught.value.status is None and TOKEN not in str(caught.value)
+
+
+def b64(text: bytes) -> str:
+    return base64.b64encode(text).decode()
+
+
+def test_secret_summary_never_carries_a_value():
+    signing = base64.b64encode(b"k" * 48)  # a 48-byte key, stored as base64 text
+    secret = {
+        "metadata": {
+            "name": "jwt-secret",
+            "creationTimestamp": "2026-11-01T00:00:00Z",
+            "managedFields": [
+                {"manager": "a", "time": "2026-11-02T00:00:00Z"},
+                {"manager": "b", "time": "2026-11-03T00:00:00Z"},
+            ],
+        },
+        "type": "Opaque",
+        "data": {"secret": b64(signing), "short": b64(b"tooshort"), "plain": b64(b"p@ss word!"), "broken": "%%%"},
+    }
+    summary = kube.summarize_secret(secret)
+    assert summary["updated"] == "2026-11-03T00:00:00Z" and summary["exists"]
+    keys = summary["keys"]
+    assert keys["secret"] == {"length": len(signing), "fingerprint": keys["secret"]["fingerprint"], "base64_bytes": 48}
+    assert len(keys["secret"]["fingerprint"]) == 12
+    assert keys["short"]["base64_bytes"] == 6 and keys["plain"]["base64_bytes"] is None
+    assert keys["broken"]["error"] == "the Secret's data is not base64"
+    text = json.dumps(summary)
+    assert signing.decode() not in text and b64(signing) not in text and "p@ss" not in text
+
+
+def test_last_write_falls_back_to_creation():
+    assert kube.last_write({"creationTimestamp": "t0"}) == "t0"
+    assert kube.last_write({}) is None
+
+
+def test_read_secret_by_name(http_server):
+    conn, routes = kube_api(http_server)
+    routes.routes["/api/v1/namespaces/voicehive/secrets/jwt-secret"] = (
+        200,
+        {"metadata": {"name": "jwt-secret"}, "data": {"secret": b64(b"x" * 40)}},
+    )
+    found = kube.read_secret(conn, "voicehive", "jwt-secret", 5)
+    assert found["keys"]["secret"]["length"] == 40
+    assert kube.read_secret(conn, "voicehive", "gone", 5) == {"name": "gone", "exists": False, "keys": {}}

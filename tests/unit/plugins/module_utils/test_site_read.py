@@ -416,3 +416,54 @@ def test_postgres_connect_kwargs_defaults():
         "connect_timeout": 2,
         "application_name": "voicehive-remediation",
     }
+
+
+# --- Vault -------------------------------------------------------------------------------------
+
+
+def test_vault_summary_seal_token_and_kv():
+    answers = {
+        "seal": answer({"sealed": True, "initialized": True, "t": 3, "n": 5, "progress": 1, "version": "2.7.2"}),
+        "token": answer({"errors": ["Vault is sealed"]}, 503),
+        "kv:present": answer({"data": {"current_version": 2, "updated_time": "t2",
+                                       "versions": {"2": {"deletion_time": "", "destroyed": False}}}}),
+        "kv:soft-deleted": answer({"data": {"current_version": 1,
+                                            "versions": {"1": {"deletion_time": "t", "destroyed": False}}}}),
+        "kv:missing": answer(None, 404),
+        "kv:forbidden": answer({"errors": ["permission denied"]}, 403),
+    }  # fmt: skip
+    summary = reads.summarize_vault(answers, ["present", "soft-deleted", "missing", "forbidden", "unasked"])
+    assert summary["sealed"] is True and (summary["threshold"], summary["shares"], summary["unseal_progress"]) == (
+        3,
+        5,
+        1,
+    )
+    assert summary["token"]["valid"] is False and summary["token"]["status"] == 503
+    kv = summary["kv"]
+    assert kv["present"] == {
+        "exists": True,
+        "current_version": 2,
+        "updated_time": "t2",
+        "current_deleted": False,
+        "error": None,
+    }
+    assert kv["soft-deleted"]["exists"] is False and kv["soft-deleted"]["current_deleted"] is True
+    assert kv["missing"] == {"exists": False, "error": None}
+    assert kv["forbidden"] == {"exists": None, "error": "HTTP 403: permission denied"}
+    assert kv["unasked"]["exists"] is None
+
+
+def test_vault_token_lookup_and_kv_paths():
+    ok = {
+        "seal": answer({"sealed": False}),
+        "token": answer({"data": {"ttl": 3600, "policies": ["voicehive", "default"]}}),
+    }
+    summary = reads.summarize_vault(ok, [])
+    assert summary["token"] == {
+        "valid": True,
+        "status": 200,
+        "ttl": 3600,
+        "policies": ["default", "voicehive"],
+        "renewable": None,
+    }
+    assert reads.vault_kv_path("/secret/", "api-keys/vh live") == "/v1/secret/metadata/api-keys/vh%20live"

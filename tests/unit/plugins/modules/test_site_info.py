@@ -235,3 +235,34 @@ def test_type_checks_must_name_known_families(run_module):
         site_info.main, {"redis": {"url": "redis://h", "families": {"s": "session:"}, "expect_types": {"s": "blob"}}}
     )
     assert result["failed"] and "redis.expect_types values must be Redis types" in result["msg"]
+
+
+def test_vault_and_secrets_are_read_without_values(run_module, http_server):
+    base, routes = http_server
+    api_key = "vh_live_" + "9" * 24
+    routes.routes.update({
+        "/api/v1/namespaces/voicehive": (200, {"status": {"phase": "Active"}}),
+        "/api/v1/namespaces/voicehive/secrets/jwt-secret": (200, {"metadata": {"name": "jwt-secret"},
+                                                                   "data": {"secret": "YzJodmNuUT0="}}),
+        "/v1/sys/seal-status": (200, {"sealed": False, "t": 1, "n": 1}),
+        "/v1/auth/token/lookup-self": lambda _p, h: (200, {"data": {"ttl": 0, "policies": ["root"]}})
+        if h.get("X-Vault-Token") == "vault-tok-1" else (403, {"errors": ["permission denied"]}),
+        f"/v1/secret/metadata/api-keys/{api_key}": (404, {"errors": []}),
+    })  # fmt: skip
+    kv_check = {"name": "api-key#1", "mount": "secret", "path": f"api-keys/{api_key}"}
+    result = run_module(
+        site_info.main,
+        {
+            "kubernetes": {
+                "host": base, "api_key": TOKEN, "namespace": "voicehive", "kinds": [], "secrets": ["jwt-secret", "nope"]
+            },
+            "vault": {"url": base, "token": "vault-tok-1", "kv_checks": [kv_check]},
+        },
+    )  # fmt: skip
+    assert result["kubernetes"]["secrets"]["jwt-secret"]["keys"]["secret"]["base64_bytes"] == 5
+    assert result["kubernetes"]["secrets"]["nope"]["exists"] is False
+    vault = result["vault"]
+    assert vault["token"]["valid"] and vault["kv"]["api-key#1"]["exists"] is False and vault["sealed"] is False
+    assert result["components"]["vault"]["available"] is True
+    text = json.dumps(result)
+    assert "vault-tok-1" not in text and api_key not in text and "YzJodmNuUT0=" not in text and "c2hvcnQ=" not in text

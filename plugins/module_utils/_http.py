@@ -5,19 +5,20 @@
 # This module util is PRIVATE to the voicehive.remediation collection (leading underscore):
 # it may change at any time. Do not use it from other collections.
 
-"""One HTTP GET with the standard library, for the reads of ``site_info``.
+"""HTTP requests with the standard library, for ``site_info``'s reads and the Vault calls of the modules.
 
 ``ansible.module_utils.urls`` would do, but it is shipped in every module's payload and compiled at
 every run (about a tenth of a second here); a read-only GET with TLS options needs none of its
 extras. Proxies come from the environment (``https_proxy``, ``no_proxy``) as with ``open_url``.
 
-``get(url, ...)`` returns ``(status, body)`` for any HTTP answer (4xx and 5xx included) and raises
-``Unreachable`` when nothing answered (refused, timed out, TLS failure, bad URL).
+``request(method, url, ...)`` / ``get(url, ...)`` return ``(status, body)`` for any HTTP answer (4xx and 5xx
+included) and raise ``Unreachable`` when nothing answered (refused, timed out, TLS failure, bad URL).
 """
 
 from __future__ import annotations
 
 import ssl
+import typing as t
 import urllib.error
 import urllib.request
 
@@ -44,22 +45,28 @@ def ssl_context(
     return context
 
 
-def get(
+def request(
+    method: str,
     url: str,
     timeout: float,
     headers: dict[str, str] | None = None,
+    body: bytes | None = None,
     validate_certs: bool = True,
     ca_path: str | None = None,
     client_cert: str | None = None,
     client_key: str | None = None,
     context: ssl.SSLContext | None = None,
 ) -> tuple[int, bytes]:
-    """GET ``url``: ``(status, body)`` for any HTTP answer; ``Unreachable`` when there was none."""
+    """One request: ``(status, body)`` for any HTTP answer (4xx, 5xx too); ``Unreachable`` when there was none.
+
+    Redirects are followed for GET only (the standard library's rule)."""
     try:
         # the scheme is the caller's (site URLs from the inventory); file:// and friends are refused just below
         if not url.lower().startswith(("http://", "https://")):
             raise ValueError(f"not an http(s) URL: {url.split(':', 1)[0]}")
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})}, method="GET")  # noqa: S310
+        request = urllib.request.Request(  # noqa: S310
+            url, data=body, headers={"User-Agent": USER_AGENT, **(headers or {})}, method=method
+        )
         if url.lower().startswith("https:"):
             context = context or ssl_context(validate_certs, ca_path, client_cert, client_key)
             opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
@@ -69,10 +76,15 @@ def get(
             return response.status, response.read(BODY_LIMIT)
     except urllib.error.HTTPError as exc:
         try:
-            body = exc.read(BODY_LIMIT)
+            data = exc.read(BODY_LIMIT)
         except OSError:
-            body = b""
-        return exc.code, body
+            data = b""
+        return exc.code, data
     except (urllib.error.URLError, OSError, ValueError, ssl.SSLError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise Unreachable(f"{type(exc).__name__}: {reason}") from None
+
+
+def get(url: str, timeout: float, headers: dict[str, str] | None = None, **tls: t.Any) -> tuple[int, bytes]:
+    """GET ``url`` (see ``request``)."""
+    return request("GET", url, timeout, headers, **tls)

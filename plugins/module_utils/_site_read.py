@@ -85,7 +85,7 @@ def http_get(
     start = time.monotonic()
     out: dict[str, t.Any] = dict(status=None, reachable=False, error=None, body=b"")
     try:
-        status, body = _http.get(url, timeout, headers, validate_certs, ca_path)
+        status, body = _http.get(url, timeout, headers, validate_certs=validate_certs, ca_path=ca_path)
         out.update(status=status, reachable=True, body=body)
     except _http.Unreachable as exc:
         out["error"] = redact_url(_short(exc))

@@ -685,3 +685,47 @@ def read_site(
         breakers=breakers,
         errors=errors,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Deleting keys (redis_keys, rate_limit): UNLINK in pipelined batches, DEL when UNLINK is refused
+# ---------------------------------------------------------------------------------------------
+
+
+def _refused(reply: t.Any) -> bool:
+    """Whether a reply is the server refusing the command itself (unknown command, ACL NOPERM)."""
+    text = str(reply).lower()
+    return isinstance(reply, Exception) and ("unknown command" in text or "noperm" in text or "no permissions" in text)
+
+
+def delete_batches(client: t.Any, keys: t.Sequence[str], batch_size: int = 500) -> t.Iterator[tuple[str, int]]:
+    """Delete ``keys``, ``batch_size`` single-key commands per pipelined round trip; yield ``(command, deleted)``.
+
+    Uses ``UNLINK`` (the memory is freed in the background); from the first batch where the server refuses
+    ``UNLINK`` (Redis < 4, renamed command, ACL) the batches use ``DEL``. A generator, so a caller that
+    catches an error knows how much was deleted before it. Raises ``redis.exceptions.ResponseError`` when
+    ``DEL`` is refused too; connection problems raise.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    command = "UNLINK"
+    for start in range(0, len(keys), batch_size):
+        batch = keys[start : start + batch_size]
+        replies = _delete_batch(client, command, batch)
+        if command == "UNLINK" and replies and all(_refused(reply) for reply in replies):
+            command = "DEL"
+            replies = _delete_batch(client, command, batch)
+        errors = [reply for reply in replies if isinstance(reply, Exception)]
+        if errors:
+            raise errors[0]
+        yield command, sum(int(reply) for reply in replies)
+
+
+def _delete_batch(client: t.Any, command: str, batch: t.Sequence[str]) -> list[t.Any]:
+    pipe = client.pipeline(transaction=False)
+    for key in batch:
+        if command == "UNLINK":
+            pipe.unlink(key)
+        else:
+            pipe.delete(key)
+    return pipe.execute(raise_on_error=False)

@@ -470,7 +470,7 @@ def test_vault_token_lookup_and_kv_paths():
 
 
 def test_request_posts_a_body(http_server):
-    base, routes = http_server
+    base, _routes = http_server
     assert _http.request("POST", base + "/nothing", 2, {"Content-Type": "application/json"}, b"{}")[0] in (404, 501)
     with pytest.raises(_http.Unreachable, match="not an http"):
         _http.request("POST", "file:///etc/passwd", 2)

@@ -52,8 +52,8 @@ def main() -> None:
         elapsed = time.perf_counter() - t0
         print(
             f"| site read of Redis among {size:,} keys (INFO, one SCAN pass, breakers) | {elapsed * 1000:.1f} ms "
-            f"| `python benchmarks/redis_scan.py` (examined {read['keys']['examined']:,}, "
-            f"complete={read['keys']['complete']}, open={len(read['breakers']['open'])}) |"
+            f"| `python benchmarks/redis_scan.py` (examined {read['scan']['examined']:,}, "
+            f"complete={read['scan']['complete']}, open={len(read['breakers']['open'])}) |"
         )
     client.flushdb()
 

@@ -719,7 +719,8 @@ def value_facts(raw: bytes) -> dict[str, t.Any]:
 
 
 def summarize_secret(obj: dict[str, t.Any]) -> dict[str, t.Any]:
-    """A Secret without its values: per key the length, a fingerprint and the base64 length (``value_facts``)."""
+    """A Secret without its values: ``data`` has per key the length, a fingerprint and the base64 length
+    (``value_facts``)."""
     meta = obj.get("metadata") or {}
     keys = {}
     for key, value in (obj.get("data") or {}).items():
@@ -736,7 +737,7 @@ def summarize_secret(obj: dict[str, t.Any]) -> dict[str, t.Any]:
         created=meta.get("creationTimestamp"),
         updated=last_write(meta),
         resource_version=meta.get("resourceVersion"),
-        keys=keys,
+        data=keys,
     )
 
 
@@ -748,7 +749,7 @@ def read_secret(conn: KubeConnection, namespace: str, name: str, timeout: float)
         )
     except KubeReadError as exc:
         if exc.status == 404:
-            return dict(name=name, exists=False, keys={})
+            return dict(name=name, exists=False, data={})
         raise
     return summarize_secret(obj)
 

@@ -511,7 +511,7 @@ def summarize_info(info: dict[str, t.Any], db: int) -> dict[str, t.Any]:
             ops_per_sec=_int(info, "instantaneous_ops_per_sec"),
             total_connections_received=_int(info, "total_connections_received"),
         ),
-        keyspace=dict(keys=_int(keyspace, "keys"), expires=_int(keyspace, "expires")),
+        keyspace=dict(key_count=_int(keyspace, "keys"), expires=_int(keyspace, "expires")),
     )
 
 
@@ -647,14 +647,14 @@ def read_site(
         dbsize = None
 
     families = dict(families or {})
-    keys = scan_families(client, families, count=scan_count, max_keys=max_keys, sample=sample)
-    estimate_families(keys, dbsize)
-    examined = keys.pop("keys")
+    scan = scan_families(client, families, count=scan_count, max_keys=max_keys, sample=sample)
+    estimate_families(scan, dbsize)
+    examined = scan.pop("keys")
     checked = check_types(client, examined, families, {k: v for k, v in (expect_types or {}).items() if k in families})
     for name, entry in checked.items():
-        keys["families"][name].update(entry)
+        scan["families"][name].update(entry)
     for name in secret_families:
-        family = keys["families"].get(name)
+        family = scan["families"].get(name)
         if family:
             family["sample"] = sorted(key_fingerprint(k, family["prefix"]) for k in family["sample"])
             if "unexpected_keys" in family:
@@ -668,7 +668,7 @@ def read_site(
             if key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail):
                 names.add(key[len(head) : -len(tail)])
     truncated = False
-    if not keys["complete"]:
+    if not scan["complete"]:
         found = discover_breakers(client, breaker_prefix, count=scan_count, limit=max_keys)
         names.update(found.keys)
         truncated = found.truncated
@@ -681,7 +681,7 @@ def read_site(
         summarize_info(info, db),
         dbsize=dbsize,
         server_time=server_time,
-        keys=keys,
+        scan=scan,
         breakers=breakers,
         errors=errors,
     )

@@ -293,7 +293,7 @@ def finish_kubernetes(params, conn, jobs):
         value, exc = job.result()
         if key.startswith("secret:"):
             name = key.split(":", 1)[1]
-            result.setdefault("secrets", {})[name] = value if exc is None else dict(name=name, exists=None, keys={})
+            result.setdefault("secrets", {})[name] = value if exc is None else dict(name=name, exists=None, data={})
             if exc is not None:
                 result["errors"][f"secret {name}"] = _failed(exc)
             continue

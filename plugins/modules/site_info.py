@@ -94,7 +94,8 @@ options:
         description:
           - Secrets of the namespace to describe by name (C(get), never C(list)). Values are never returned, only,
             per key, the C(length), a C(fingerprint) (12 hex of sha256) and C(base64_bytes) (when the value is
-            itself base64 text, the length it decodes to), with the Secret's C(updated) time (its last write).
+            itself base64 text, the length it decodes to), under C(data), with the Secret's C(updated) time (its last
+            write).
         type: list
         elements: str
         default: []
@@ -455,7 +456,7 @@ kubernetes:
 redis:
   description:
     - C(available), C(error), C(version), C(memory) (used against C(maxmemory), policy), C(clients),
-      C(stats) (evictions, hits, misses), C(dbsize), C(keys) (C(examined), C(complete), per family
+      C(stats) (evictions, hits, misses), C(dbsize), C(scan) (C(examined), C(complete), per family
       C(count), C(estimate) and C(sample)), C(breakers) (as M(voicehive.remediation.circuit_breaker_info)
       returns them, that is C(breakers), C(open), C(half_open), C(closed), C(invalid)).
   returned: when O(redis) is set
@@ -463,7 +464,7 @@ redis:
   sample:
     available: true
     memory: {used_bytes: 1048576, maxmemory_bytes: 268435456, used_ratio: 0.0039, policy: allkeys-lru}
-    keys:
+    scan:
       examined: 120
       complete: true
       families: {sessions: {prefix: "session:", count: 12, estimate: 12, sample: ["session:ab12"]}}

@@ -489,7 +489,7 @@ def test_secret_summary_never_carries_a_value():
     }
     summary = kube.summarize_secret(secret)
     assert summary["updated"] == "2026-11-03T00:00:00Z" and summary["exists"]
-    keys = summary["keys"]
+    keys = summary["data"]
     assert keys["secret"] == {"length": len(signing), "fingerprint": keys["secret"]["fingerprint"], "base64_bytes": 48}
     assert len(keys["secret"]["fingerprint"]) == 12
     assert keys["short"]["base64_bytes"] == 6 and keys["plain"]["base64_bytes"] is None
@@ -510,5 +510,5 @@ def test_read_secret_by_name(http_server):
         {"metadata": {"name": "jwt-secret"}, "data": {"secret": b64(b"x" * 40)}},
     )
     found = kube.read_secret(conn, "voicehive", "jwt-secret", 5)
-    assert found["keys"]["secret"]["length"] == 40
-    assert kube.read_secret(conn, "voicehive", "gone", 5) == {"name": "gone", "exists": False, "keys": {}}
+    assert found["data"]["secret"]["length"] == 40
+    assert kube.read_secret(conn, "voicehive", "gone", 5) == {"name": "gone", "exists": False, "data": {}}

@@ -427,7 +427,7 @@ def test_read_site_reads_info_keys_and_breakers_without_keys_command(redis_db):
     assert "KEYS" not in seen and "FLUSHDB" not in seen
     assert read["dbsize"] == redis_db.dbsize() and read["version"] and read["role"] == "master"
     assert read["memory"]["maxmemory_bytes"] == 64 * 2**20 and 0 < read["memory"]["used_ratio"] < 1
-    assert read["keyspace"]["keys"] == read["dbsize"]
+    assert read["keyspace"]["key_count"] == read["dbsize"]
     breakers = read["breakers"]
     assert breakers["open"] == ["pms_connector"] and breakers["half_open"] == ["tts_service"]
     assert breakers["closed"] == ["vault_service"] and not breakers["breakers"]["vault_service"]["exists"]
@@ -441,7 +441,7 @@ def test_read_site_finds_breakers_by_match_when_the_pass_stops_early(redis_db):
     for i in range(200):
         redis_db.set(f"noise:{i}", 1)
     read = _redis.read_site(redis_db, families=FAMILIES, scan_count=10, max_keys=20)
-    assert read["keys"]["complete"] is False
+    assert read["scan"]["complete"] is False
     assert read["breakers"]["open"] == ["pms_connector"] and read["breakers"]["half_open"] == ["tts_service"]
 
 
@@ -456,13 +456,13 @@ def test_read_site_reports_a_refused_info():
     read = _redis.read_site(client, families={"sessions": "session:"})
     assert read["errors"] == ["INFO refused: NOPERM this user has no permissions to run the 'info' command"]
     assert read["dbsize"] == 3 and read["memory"]["used_bytes"] is None
-    assert read["keys"]["families"]["sessions"]["count"] == 1
+    assert read["scan"]["families"]["sessions"]["count"] == 1
 
 
 def test_summarize_info_without_maxmemory():
     info = {"used_memory": 1000, "maxmemory": 0, "maxmemory_policy": "noeviction", "db2": {"keys": 5, "expires": 1}}
     summary = _redis.summarize_info(info, 2)
-    assert summary["memory"]["used_ratio"] is None and summary["keyspace"] == {"keys": 5, "expires": 1}
+    assert summary["memory"]["used_ratio"] is None and summary["keyspace"] == {"key_count": 5, "expires": 1}
     assert summary["clients"]["connected"] is None
 
 
@@ -473,14 +473,14 @@ def test_read_site_checks_types_and_hides_secret_key_names(redis_db):
     read = _redis.read_site(
         redis_db, families=FAMILIES, expect_types={"sessions": "hash"}, secret_families=["sessions"], sample=50
     )
-    sessions = read["keys"]["families"]["sessions"]
+    sessions = read["scan"]["families"]["sessions"]
     assert sessions["checked"] == 32 and sessions["types"] == {"hash": 30, "string": 1, "list": 1}
     assert sessions["unexpected"] == 2 and len(sessions["unexpected_keys"]) == 2
     shown = sessions["sample"] + sessions["unexpected_keys"]
     assert all(k.startswith("session:#") and len(k) == len("session:#") + 10 for k in shown)
     assert _redis.key_fingerprint("session:broken-1", "session:") in sessions["unexpected_keys"]
     assert "broken" not in str(sessions)
-    rate_limits = read["keys"]["families"]["rate_limits"]
+    rate_limits = read["scan"]["families"]["rate_limits"]
     assert "types" not in rate_limits and rate_limits["sample"][0].startswith("rate_limit:ip:")
 
 

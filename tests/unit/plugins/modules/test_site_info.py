@@ -100,7 +100,7 @@ def test_reads_every_component_at_once_and_names_what_did_not_answer(run_module,
     assert any(r["path"].endswith("pods?labelSelector=k8s-app%3Dkube-dns") for r in routes.requests)
     assert all(r["headers"]["Authorization"] == f"Bearer {TOKEN}" for r in routes.requests if "namespaces" in r["path"])
     assert result["redis"]["available"] and result["redis"]["breakers"]["open"] == ["pms_connector"]
-    assert result["redis"]["keys"]["families"]["sessions"]["count"] == 1
+    assert result["redis"]["scan"]["families"]["sessions"]["count"] == 1
     assert result["prometheus"]["healthy"] and result["prometheus"]["queries"]["up"]["samples"][0]["value"] == 1.0
     assert result["http"]["orchestrator_metrics"]["metrics"][0]["labels"]["name"] == "pms_connector"
     assert result["postgres"]["available"] is False
@@ -259,7 +259,7 @@ def test_vault_and_secrets_are_read_without_values(run_module, http_server):
             "vault": {"url": base, "token": "vault-tok-1", "kv_checks": [kv_check]},
         },
     )  # fmt: skip
-    assert result["kubernetes"]["secrets"]["jwt-secret"]["keys"]["secret"]["base64_bytes"] == 5
+    assert result["kubernetes"]["secrets"]["jwt-secret"]["data"]["secret"]["base64_bytes"] == 5
     assert result["kubernetes"]["secrets"]["nope"]["exists"] is False
     vault = result["vault"]
     assert vault["token"]["valid"] and vault["kv"]["api-key#1"]["exists"] is False and vault["sealed"] is False

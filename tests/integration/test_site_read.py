@@ -94,6 +94,7 @@ def read(lab_up, kube, secrets, tmp_path_factory):
             },
             "pods": {p.metadata.name for p in core.list_namespaced_pod(NS).items},
             "max_connections": int(psycopg.connect(**conninfo).execute("SHOW max_connections").fetchone()[0]),
+            "vault_seal": requests.get("http://127.0.0.1:18200/v1/sys/seal-status", timeout=5).json(),
         }
     finally:
         lab("start", "livekit")
@@ -107,7 +108,9 @@ def read(lab_up, kube, secrets, tmp_path_factory):
 def test_the_run_read_every_selected_component_once(read):
     run, state, _truth = read
     assert run.rc == 0, run.output[-3000:]
-    assert set(state["components"]) == {"kubernetes", "redis", "postgres", "prometheus", "alertmanager", "http"}
+    # circuit_breakers declares vault (the PMS credentials), so its seal status is part of the one read
+    read_components = {"kubernetes", "redis", "postgres", "prometheus", "vault", "alertmanager", "http"}
+    assert set(state["components"]) == read_components
     assert run.output.count("TASK [voicehive.remediation.voicehive : Read the site once") == 1
     assert run.report["site_read"] == state["components"]
 
@@ -137,8 +140,8 @@ def test_kubernetes_read_matches_the_api(read):
 def test_redis_read_matches_redis(read):
     _run, state, truth = read
     redis_state = state["redis"]
-    assert redis_state["available"] and redis_state["keys"]["complete"]
-    families = redis_state["keys"]["families"]
+    assert redis_state["available"] and redis_state["scan"]["complete"]
+    families = redis_state["scan"]["families"]
     # keys created and expired during the run (the simulator's own rate-limit windows) allow a little slack
     slack = {"sessions": 0, "rate_limits": 10}
     for key in ("sessions", "rate_limits"):
@@ -146,7 +149,7 @@ def test_redis_read_matches_redis(read):
         assert low - slack[key] <= families[key]["count"] <= high + slack[key], (key, families[key], truth[key])
     assert families["sessions"]["count"] >= 25 and families["rate_limits"]["count"] >= 7
     assert truth["dbsize"][0] - 10 <= redis_state["dbsize"] <= truth["dbsize"][1] + 10
-    assert abs(redis_state["keys"]["examined"] - redis_state["dbsize"]) <= 10
+    assert abs(redis_state["scan"]["examined"] - redis_state["dbsize"]) <= 10
     assert "pms_connector" in redis_state["breakers"]["breakers"] and redis_state["breakers"]["open"] == []
 
 
@@ -172,6 +175,16 @@ def test_prometheus_alertmanager_and_http_reads(read):
     assert http["orchestrator_health"]["json"]["status"] == "healthy"
     assert any(m["name"] == "voicehive_circuit_breaker_state" for m in http["orchestrator_metrics"]["metrics"])
     assert http["vault_health"]["json"]["sealed"] is False
+
+
+def test_vault_read_matches_vault(read):
+    _run, state, truth = read
+    vault = state["vault"]
+    seal = truth["vault_seal"]
+    assert vault["available"] and vault["error"] is None
+    assert (vault["sealed"], vault["initialized"], vault["threshold"], vault["shares"]) == (
+        seal["sealed"], seal["initialized"], seal["t"], seal["n"])  # fmt: skip
+    assert vault["token"]["valid"] is True and vault["token"]["policies"], vault["token"]
 
 
 def test_a_stopped_service_is_named_with_its_variable(read):

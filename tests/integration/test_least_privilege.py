@@ -9,6 +9,7 @@ request log) against the shipped rules with kubesim's RBAC rule matcher.
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from datetime import UTC, datetime
@@ -93,6 +94,29 @@ def test_remediation_runs_with_the_shipped_role_only(clean_lab, kube):
         "tune_breaker_thresholds",
     }
 
+    breaker_requests = _requests_since(start)
+    fault("clear")
+
+    # authentication: a new JWT secret (Secret update, rollout), and a Vault re-login for the orchestrator
+    # (a token of its service account, the new Vault token written into voicehive-secrets)
+    fault("inject", "login-401-jwt-secret")
+    core = k8s_client.CoreV1Api(kube)
+    core.patch_namespaced_secret(
+        "voicehive-secrets", "voicehive", {"data": {"vault-token": base64.b64encode(b"hvs.revoked-token").decode()}}
+    )
+    run = run_playbook(
+        "playbooks/remediate.yml",
+        "--tags",
+        "authentication",
+        extra_vars=dict(as_sa, voicehive_approved_actions=["rotate_jwt_secret"]),
+    )
+    assert run.rc == 0, run.output[-3000:]
+    assert {a["action"] for a in run.report["actions"] if a["status"] == "done"} == {
+        "rotate_jwt_secret",
+        "restart_orchestrator",
+        "vault_relogin",
+    }
+
     requests = _requests_since(start)
     assert requests, "the runs made no request as the ServiceAccount"
     rules = _rules(docs)
@@ -111,5 +135,10 @@ def test_remediation_runs_with_the_shipped_role_only(clean_lab, kube):
         if not any(rbac._rule_matches(rule, attrs) for rule in rules):
             denied.append(f"{r['verb']} {r['path']}")
     assert not denied, "requests outside the shipped Role:\n" + "\n".join(sorted(set(denied)))
-    assert not [r for r in requests if r["resource"] == "secrets"], "a circuit breaker remediation read Secrets"
+    assert not [r for r in breaker_requests if r["resource"] == "secrets"], "a circuit breaker remediation read Secrets"
+    secrets_touched = {(r["verb"], r["name"]) for r in requests if r["resource"] == "secrets"}
+    assert {("get", "jwt-secret"), ("update", "jwt-secret")} <= secrets_touched, secrets_touched
+    assert ("create", "voicehive-orchestrator") in {
+        (r["verb"], r["name"]) for r in requests if r["resource"] == "serviceaccounts"
+    }
     assert all(r["code"] < 500 for r in requests)

@@ -368,7 +368,7 @@ def _max_ttl(current: int | None, ttl: int | None) -> int | None:
 
 
 def _new_client(kind: str, exists: bool = True) -> dict[str, t.Any]:
-    return dict(kind=kind, exists=exists, keys=0, windows={}, paths={})
+    return dict(kind=kind, exists=exists, key_count=0, windows={}, paths={})
 
 
 def _add(total: int | None, requests: int) -> int:
@@ -395,7 +395,7 @@ def _finish_client(raw: dict[str, t.Any], limits: dict[str, int], top_paths: int
     for name in sorted(raw["windows"], key=_window_order):
         w = raw["windows"][name]
         max_ttl = _max_ttl(max_ttl, w["max_ttl"])
-        entry = dict(requests=w["requests"], keys=w["keys"], paths=len(w["paths"]), max_ttl=w["max_ttl"])
+        entry = dict(requests=w["requests"], key_count=w["key_count"], paths=len(w["paths"]), max_ttl=w["max_ttl"])
         if w["tokens"] is not None:
             entry["tokens"] = w["tokens"]
         limit = limits.get(name)
@@ -421,7 +421,7 @@ def _finish_client(raw: dict[str, t.Any], limits: dict[str, int], top_paths: int
     return dict(
         kind=raw["kind"],
         exists=raw["exists"],
-        keys=raw["keys"],
+        key_count=raw["key_count"],
         requests={name: w["requests"] for name, w in windows.items()},
         peak_requests=max(counted, default=0),
         utilisation=max(utilisations) if utilisations else None,
@@ -504,11 +504,11 @@ def summarize_usage(
         client = raw.get(e["client"])
         if client is None:
             continue
-        client["keys"] += 1
+        client["key_count"] += 1
         w = client["windows"].setdefault(
-            e["window"], dict(requests=None, keys=0, paths=set(), max_ttl=None, tokens=None)
+            e["window"], dict(requests=None, key_count=0, paths=set(), max_ttl=None, tokens=None)
         )
-        w["keys"] += 1
+        w["key_count"] += 1
         w["max_ttl"] = _max_ttl(w["max_ttl"], e["ttl"])
         if e["path"] is not None:
             w["paths"].add(e["path"])

@@ -146,13 +146,13 @@ clients:
     "ip:10.0.0.5":
       kind: ip
       exists: true
-      keys: 4
+      key_count: 4
       requests: {minute: 60, hour: 812}
       peak_requests: 812
       utilisation: 1.0
       windows:
-        minute: {requests: 60, keys: 2, paths: 2, max_ttl: 58, limit: 60, utilisation: 1.0, over_limit: true}
-        hour: {requests: 812, keys: 2, paths: 2, max_ttl: 3599, limit: 1000, utilisation: 0.812, over_limit: false}
+        minute: {requests: 60, key_count: 2, paths: 2, max_ttl: 58, limit: 60, utilisation: 1.0, over_limit: true}
+        hour: {requests: 812, key_count: 2, paths: 2, max_ttl: 3599, limit: 1000, utilisation: 0.812, over_limit: false}
       paths: 2
       top_paths:
         - {path: /api/v1/calls, requests: {hour: 700, minute: 55}}
@@ -171,7 +171,7 @@ clients:
       description: Whether the client has any counter key.
       type: bool
       returned: always
-    keys:
+    key_count:
       description: Number of counter keys of the client (all windows, paths and window starts).
       type: int
       returned: always
@@ -180,7 +180,7 @@ clients:
       type: dict
       returned: always
     peak_requests:
-      description: The largest of RV(clients.<client>.requests).
+      description: The largest of the client's RV(clients.requests) over the windows.
       type: int
       returned: always
     utilisation:
@@ -189,7 +189,7 @@ clients:
       returned: always
     windows:
       description:
-        - Per window, C(requests), C(keys), C(paths) (distinct), C(max_ttl), C(over_limit), with
+        - Per window, C(requests), C(key_count), C(paths) (distinct), C(max_ttl), C(over_limit), with
           O(limits) also C(limit) and C(utilisation), and C(tokens) (the fewest left) for token buckets.
       type: dict
       returned: always

@@ -398,8 +398,8 @@ def test_summary_sums_paths_and_keeps_the_newest_fixed_window():
     client = summary["clients"]["ip:10.0.0.5"]
     assert client["requests"] == {"minute": 45, "hour": 812}
     assert list(client["windows"]) == ["minute", "hour"]  # shortest window first
-    assert client["windows"]["minute"] == dict(requests=45, keys=3, paths=2, max_ttl=100, over_limit=False)
-    assert client["keys"] == 5
+    assert client["windows"]["minute"] == dict(requests=45, key_count=3, paths=2, max_ttl=100, over_limit=False)
+    assert client["key_count"] == 5
     assert client["paths"] == 2
     assert client["top_paths"] == [
         dict(path="/api/v1/calls", requests={"hour": 700, "minute": 40}),
@@ -431,7 +431,7 @@ def test_summary_with_limits_ranks_over_limit_first():
     assert summary["over_limit_count"] == 2
     user = summary["clients"]["user:7"]
     assert user["windows"]["per_hour"] == dict(
-        requests=100, keys=1, paths=0, max_ttl=60, limit=50, utilisation=2.0, over_limit=True
+        requests=100, key_count=1, paths=0, max_ttl=60, limit=50, utilisation=2.0, over_limit=True
     )
     assert user["utilisation"] == 2.0
     assert user["over_limit_windows"] == ["per_hour"]
@@ -460,7 +460,7 @@ def test_summary_reports_wanted_clients_and_no_expiry():
     assert summary["top_clients"] == []
     assert list(summary["clients"]) == ["ip:10.0.0.9", "ip:10.0.0.2"]
     absent = summary["clients"]["ip:10.0.0.9"]
-    assert absent["exists"] is False and absent["keys"] == 0 and absent["requests"] == {}
+    assert absent["exists"] is False and absent["key_count"] == 0 and absent["requests"] == {}
     assert absent["allowlisted"] is True and absent["allowlist_ttl"] == 60
     assert absent["max_ttl"] is None and absent["top_paths"] == [] and absent["peak_requests"] == 0
     assert summary["clients"]["ip:10.0.0.2"]["max_ttl"] is None  # expired between SCAN and TTL

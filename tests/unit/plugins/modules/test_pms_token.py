@@ -26,7 +26,12 @@ import pytest
 from k8s_fakes import FakeNamespacedStore, run_k8s_main
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
-from vault_fixture import MOUNT, bao_server_fixture, free_port, sealed_bao_fixture  # noqa: F401 - fixtures
+from vault_fixture import (  # pylint: disable=unused-import  # the fixtures bao_server and sealed_bao
+    MOUNT,
+    bao_server_fixture,  # noqa: F401
+    free_port,
+    sealed_bao_fixture,  # noqa: F401
+)
 
 from ansible_collections.voicehive.remediation.plugins.module_utils import _apaleo, _k8s
 from ansible_collections.voicehive.remediation.plugins.module_utils._apaleo import parse_iso
@@ -99,7 +104,7 @@ class FakeApaleo:
         client_id = client_secret = ""
         if auth[:6].lower() == "basic ":
             decoded = base64.b64decode(auth[6:].strip(), validate=True).decode()
-            client_id, _, client_secret = decoded.partition(":")
+            client_id, _colon, client_secret = decoded.partition(":")
             client_id, client_secret = urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(client_secret)
         if form.get("grant_type") != "client_credentials":
             return 400, {"error": "unsupported_grant_type"}, {}
@@ -606,7 +611,7 @@ def test_missing_vault_path_is_credentials_missing(vault_run, hotel, apaleo):
 
 def test_deleted_vault_secret_is_credentials_missing(vault_run, bao_server, hotel, apaleo):
     put_credentials(bao_server, hotel)
-    status, _ = bao_server.request("DELETE", f"{MOUNT}/data/pms/apaleo/{hotel}/api-credentials")
+    status, _body = bao_server.request("DELETE", f"{MOUNT}/data/pms/apaleo/{hotel}/api-credentials")
     assert status == 204
     result = vault_run()
     assert result["outcome"] == "credentials_missing"

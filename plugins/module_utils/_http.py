@@ -5,11 +5,13 @@
 # This module util is PRIVATE to the voicehive.remediation collection (leading underscore):
 # it may change at any time. Do not use it from other collections.
 
-"""HTTP requests with the standard library, for ``site_info``'s reads and the Vault calls of the modules.
+"""HTTP requests with the standard library, for ``site_info``'s reads, the Kubernetes API calls of ``_kube_read`` and
+the Vault calls of the modules.
 
 ``ansible.module_utils.urls`` would do, but it is shipped in every module's payload and compiled at
 every run (about a tenth of a second here); a read-only GET with TLS options needs none of its
-extras. Proxies come from the environment (``https_proxy``, ``no_proxy``) as with ``open_url``.
+extras. Proxies come from the environment (``https_proxy``, ``no_proxy``) as with ``open_url``, unless the caller
+names them (``proxies``).
 
 ``request(method, url, ...)`` / ``get(url, ...)`` return ``(status, body)`` for any HTTP answer (4xx and 5xx
 included) and raise ``Unreachable`` when nothing answered (refused, timed out, TLS failure, bad URL).
@@ -17,6 +19,7 @@ included) and raise ``Unreachable`` when nothing answered (refused, timed out, T
 
 from __future__ import annotations
 
+import functools
 import ssl
 import typing as t
 import urllib.error
@@ -45,6 +48,13 @@ def ssl_context(
     return context
 
 
+@functools.lru_cache(maxsize=1)
+def _default_https_context() -> ssl.SSLContext:
+    """A verifying context for where an http:// request may be redirected to, made once per process: loading the
+    system CAs takes tens of milliseconds, which ``build_opener()`` would spend on every plain-HTTP request."""
+    return ssl.create_default_context()
+
+
 def request(
     method: str,
     url: str,
@@ -56,9 +66,11 @@ def request(
     client_cert: str | None = None,
     client_key: str | None = None,
     context: ssl.SSLContext | None = None,
+    proxies: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """One request: ``(status, body)`` for any HTTP answer (4xx, 5xx too); ``Unreachable`` when there was none.
 
+    ``proxies`` maps a scheme to a proxy URL (``{}``: no proxy); ``None`` takes them from the environment.
     Redirects are followed for GET only (the standard library's rule)."""
     try:
         # the scheme is the caller's (site URLs from the inventory); file:// and friends are refused just below
@@ -67,11 +79,13 @@ def request(
         request = urllib.request.Request(  # noqa: S310
             url, data=body, headers={"User-Agent": USER_AGENT, **(headers or {})}, method=method
         )
+        handlers: list[urllib.request.BaseHandler] = []
+        if proxies is not None:
+            handlers.append(urllib.request.ProxyHandler(proxies))
         if url.lower().startswith("https:"):
             context = context or ssl_context(validate_certs, ca_path, client_cert, client_key)
-            opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
-        else:
-            opener = urllib.request.build_opener()
+        handlers.append(urllib.request.HTTPSHandler(context=context or _default_https_context()))
+        opener = urllib.request.build_opener(*handlers)
         with opener.open(request, timeout=timeout) as response:
             return response.status, response.read(BODY_LIMIT)
     except urllib.error.HTTPError as exc:

@@ -9,51 +9,44 @@
 
 - ``k8s_common_argument_spec()``: the connection options, documented by the
   ``voicehive.remediation.kubernetes`` doc fragment, named as in kubernetes.core.
-- ``K8sModule``: an ``AnsibleModule`` that merges those options into the module's own spec and
-  refuses to run without the kubernetes library.
-- ``build_api_client(params)`` / ``api_client(module)``: a ``kubernetes.client.ApiClient`` from a
-  kubeconfig (+ context) or from host + api_key + ca_cert.
-- ``coordination_api(module)`` / ``core_api(module)``: the client factories (unit tests patch them).
-- ``api_error_message()``: ``ApiException`` -> "Cannot read Lease ns/name: 403 Forbidden: ...".
+- ``Operation``, ``perform()``, ``operation_main()``, ``KubeObject``: a module that reads and writes one namespaced
+  object (lease_lock, remediation_budget, k8s_secret_key) with the collection's own client
+  (``_kube_read.KubeConnection``, plain JSON dicts). Its action plugin runs the same ``Operation`` in the worker
+  process when the connection is local (``plugin_utils/_in_process.py``).
+- ``K8sModule``: an ``AnsibleModule`` with those options merged into the module's own spec.
+- ``build_api_client(params)`` / ``api_client(module)`` / ``core_api(module)``: a ``kubernetes.client`` API client
+  from the same options, for the modules that still use the kubernetes library (vault_kubernetes_login,
+  pms_token). The library is imported only there: importing it costs about half a second.
+- ``api_error_message()``: a failed API call (``KubeReadError`` or the library's ``ApiException``) ->
+  "Cannot read Lease ns/name: 403 Forbidden: ...".
 - ``to_plain()``, ``format_microtime()``, ``parse_time()``: plain dicts and times for API objects.
-- ``K8sModuleError``, ``NamespacedObject``, ``empty_options()``, ``refuse_invalid()``, ``exit_with()``,
-  ``k8s_main()``: the scaffolding of a module that reads and writes one namespaced object
-  (lease_lock, remediation_budget).
+- ``K8sModuleError``, ``NamespacedObject``, ``empty_options()``, ``refuse_invalid()``, ``k8s_main()``: the
+  scaffolding of a module on one namespaced object.
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import json
 import os
 import re
-import traceback
 import typing as t
+from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
+from ansible_collections.voicehive.remediation.plugins.module_utils._kube_read import (
+    KubeConfigError,
+    KubeConnection,
+    KubeReadError,
+    connect,
+)
 from ansible_collections.voicehive.remediation.plugins.module_utils._redact import redact_url
 
-KUBERNETES_IMPORT_ERROR: str | None
-try:
-    import kubernetes
-    import kubernetes.client
-    import kubernetes.config
-    from kubernetes.client.exceptions import ApiException
-except ImportError:
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
-
-    class ApiException(Exception):  # type: ignore[no-redef]
-        """Stand-in so ``except ApiException`` still compiles without the library."""
-
-        status = None
-        reason = None
-        body = None
-
-else:
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
+# Whether the kubernetes library is installed; it is imported only where a module builds its client.
+HAS_KUBERNETES = importlib.util.find_spec("kubernetes") is not None
+KUBERNETES_IMPORT_ERROR = None if HAS_KUBERNETES else "ModuleNotFoundError: No module named 'kubernetes'"
 
 KUBERNETES_LIBRARY = "kubernetes"
 MICROTIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -61,6 +54,8 @@ UTC = datetime.timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11, mod
 MANAGED_BY_LABEL = {"app.kubernetes.io/managed-by": "voicehive-remediation"}
 # how often a read-modify-write may lose the race (409 Conflict) before the module gives up
 MAX_CONFLICTS = 20
+# seconds one request of a module may take (connect and answer)
+REQUEST_TIMEOUT = 30.0
 
 # module verb used in messages -> Kubernetes RBAC verb
 _RBAC_VERBS = {"read": "get", "create": "create", "replace": "update", "delete": "delete", "list": "list"}
@@ -93,16 +88,19 @@ def k8s_common_argument_spec() -> dict[str, t.Any]:
 class K8sModule(AnsibleModule):
     """An AnsibleModule with the common Kubernetes connection options merged in.
 
-    The module's own ``argument_spec`` wins on a name clash. Fails cleanly when the kubernetes
-    library is missing.
+    The module's own ``argument_spec`` wins on a name clash.
     """
 
     def __init__(self, argument_spec: dict[str, t.Any] | None = None, **kwargs: t.Any) -> None:
         spec = k8s_common_argument_spec()
         spec.update(argument_spec or {})
         super().__init__(argument_spec=spec, **kwargs)
-        if not HAS_KUBERNETES:
-            self.fail_json(msg=missing_required_lib(KUBERNETES_LIBRARY), exception=KUBERNETES_IMPORT_ERROR)
+
+
+def require_kubernetes(module: AnsibleModule) -> None:
+    """Fail the module cleanly when the kubernetes library is missing (for the modules that build its client)."""
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib(KUBERNETES_LIBRARY), exception=KUBERNETES_IMPORT_ERROR)
 
 
 def build_api_client(params: dict[str, t.Any]) -> t.Any:
@@ -118,6 +116,9 @@ def build_api_client(params: dict[str, t.Any]) -> t.Any:
     """
     if not HAS_KUBERNETES:
         raise K8sConfigError(missing_required_lib(KUBERNETES_LIBRARY))
+    import kubernetes.client
+    import kubernetes.config
+
     kubeconfig = params.get("kubeconfig")
     context = params.get("context")
     host = params.get("host")
@@ -130,7 +131,7 @@ def build_api_client(params: dict[str, t.Any]) -> t.Any:
                 kubernetes.config.load_kube_config_from_dict(
                     config_dict=kubeconfig, context=context, client_configuration=configuration, persist_config=False
                 )
-            elif kubeconfig or context or _default_kubeconfig_exists():
+            elif kubeconfig or context or _default_kubeconfig_exists(kubernetes.config):
                 if kubeconfig is not None and not isinstance(kubeconfig, str):
                     raise K8sConfigError("kubeconfig must be a path or a dictionary")
                 config_file = os.path.expanduser(kubeconfig) if kubeconfig else None
@@ -171,8 +172,8 @@ def build_api_client(params: dict[str, t.Any]) -> t.Any:
     return kubernetes.client.ApiClient(configuration=configuration)
 
 
-def _default_kubeconfig_exists() -> bool:
-    location = getattr(kubernetes.config, "KUBE_CONFIG_DEFAULT_LOCATION", "~/.kube/config")
+def _default_kubeconfig_exists(library_config: t.Any) -> bool:
+    location = getattr(library_config, "KUBE_CONFIG_DEFAULT_LOCATION", "~/.kube/config")
     return any(os.path.exists(os.path.expanduser(p)) for p in str(location).split(os.pathsep) if p)
 
 
@@ -188,13 +189,10 @@ def api_client(module: AnsibleModule) -> t.Any:
         )
 
 
-def coordination_api(module: AnsibleModule) -> t.Any:
-    """The ``CoordinationV1Api`` client factory (Leases)."""
-    return kubernetes.client.CoordinationV1Api(api_client(module))
-
-
 def core_api(module: AnsibleModule) -> t.Any:
-    """The ``CoreV1Api`` client factory (ConfigMaps, ...)."""
+    """The ``CoreV1Api`` client factory (Secrets, ServiceAccount tokens, ...)."""
+    import kubernetes.client
+
     return kubernetes.client.CoreV1Api(api_client(module))
 
 
@@ -203,9 +201,16 @@ def core_api(module: AnsibleModule) -> t.Any:
 # ---------------------------------------------------------------------------------------------
 
 
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status of a failed API call: of a ``KubeReadError`` or of the kubernetes library's ``ApiException``
+    (both carry ``status``, ``reason`` and ``body``); ``None`` when the API server did not answer."""
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) and not isinstance(status, bool) and status > 0 else None
+
+
 def is_api_status(exc: BaseException, *statuses: int) -> bool:
-    """True when ``exc`` is an ``ApiException`` with one of the HTTP ``statuses``."""
-    return isinstance(exc, ApiException) and getattr(exc, "status", None) in statuses
+    """True when ``exc`` is a failed API call with one of the HTTP ``statuses``."""
+    return http_status(exc) in statuses
 
 
 def _server_message(exc: BaseException) -> str:
@@ -231,8 +236,8 @@ def api_error_message(verb: str, kind: str, namespace: str, name: str, exc: Base
     (Lease, ConfigMap), ``resource`` the RBAC resource (leases.coordination.k8s.io) for the 403 hint.
     """
     what = f"Cannot {verb} {kind} {namespace}/{name}"
-    if isinstance(exc, ApiException) and getattr(exc, "status", None):
-        status = exc.status
+    status = http_status(exc)
+    if status:
         reason = (getattr(exc, "reason", None) or "").strip()
         detail = _server_message(exc)
         msg = f"{what}: {status} {reason}".rstrip()
@@ -256,6 +261,8 @@ def api_error_message(verb: str, kind: str, namespace: str, name: str, exc: Base
         elif status == 429 or status >= 500:
             hint = "The API server is overloaded or failing; retry later."
         return redact_url(f"{msg}. {hint}".strip() if hint else f"{msg}.")
+    if isinstance(exc, KubeReadError):  # no answer, or no JSON: its message says which
+        return redact_url(f"{what}: {exc}.")
     # connection errors (urllib3), timeouts, TLS problems
     text = " ".join(str(exc).split()) or type(exc).__name__
     return redact_url(f"{what}: cannot reach the Kubernetes API server ({type(exc).__name__}: {text[:400]}).")
@@ -390,24 +397,58 @@ class NamespacedObject:
             ) from None
 
 
+class KubeObject(NamespacedObject):
+    """A ``NamespacedObject`` of a module (or its stand-in, ``module``; the options ``namespace`` and ``NAME_OPTION``
+    name it), read and written as plain JSON through a ``KubeConnection`` (``conn``).
+
+    ``read()`` is ``None`` when there is none (404); ``create(body)`` and ``replace(body)`` (which carries the
+    ``resourceVersion`` that was read) are ``None`` on a conflict (409), so the caller reads again.
+    """
+
+    API = "/api/v1"  # the API group and version of KIND, as a path
+    PLURAL = ""  # the resource name in paths (leases, configmaps, secrets)
+    NAME_OPTION = "name"  # the module option that names the object
+
+    def __init__(self, module: t.Any, conn: KubeConnection) -> None:
+        self.module = module
+        self.conn = conn
+        self.params = module.params
+        self.namespace = self.params["namespace"]
+        self.name = self.params[self.NAME_OPTION]
+
+    def path(self, named: bool = True) -> str:
+        """The object's path, or with ``named=False`` the path of its collection (where it is created)."""
+        collection = f"{self.API}/namespaces/{quote(self.namespace, safe='')}/{self.PLURAL}"
+        return f"{collection}/{quote(self.name, safe='')}" if named else collection
+
+    def _request(self, verb: str, method: str, path: str, tolerate: int, body: t.Any = None) -> t.Any:
+        return self.api_call(
+            verb, self.conn.request, tolerate=(tolerate,), method=method, path=path, body=body, timeout=REQUEST_TIMEOUT
+        )
+
+    def read(self) -> dict[str, t.Any] | None:
+        return self._request("read", "GET", self.path(), 404)
+
+    def create(self, body: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        return self._request("create", "POST", self.path(named=False), 409, body)
+
+    def replace(self, body: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        return self._request("replace", "PUT", self.path(), 409, body)
+
+
 def empty_options(params: dict[str, t.Any], names: t.Iterable[str]) -> list[str]:
     """``"<name> must not be empty"`` for each of the string options ``names`` that is empty or blank."""
     return [f"{name} must not be empty" for name in names if not (params.get(name) or "").strip()]
 
 
+def invalid_options_message(module_name: str, errors: list[str]) -> str:
+    return f"Invalid options for {module_name}: " + "; ".join(errors) + "."
+
+
 def refuse_invalid(module: AnsibleModule, module_name: str, errors: list[str]) -> None:
     """Fail the module, before anything is touched, when its options have ``errors``."""
     if errors:
-        module.fail_json(msg=f"Invalid options for {module_name}: " + "; ".join(errors) + ".")
-
-
-def exit_with(module: AnsibleModule, operation: t.Callable[[], dict[str, t.Any]], **fail_fields: t.Any) -> None:
-    """Exit with the result of ``operation()``, or fail with its ``K8sModuleError`` (and ``fail_fields``)."""
-    try:
-        result = operation()
-    except K8sModuleError as exc:
-        module.fail_json(msg=str(exc), **{**fail_fields, **exc.fields})
-    module.exit_json(**result)
+        module.fail_json(msg=invalid_options_message(module_name, errors))
 
 
 def k8s_main(
@@ -416,7 +457,60 @@ def k8s_main(
     client_factory: t.Callable[[t.Any], t.Any],
     run_module: t.Callable[[t.Any, t.Any], None],
 ) -> None:
-    """The ``main()`` of a Kubernetes module: build the module, refuse bad options, build the client, run."""
+    """The ``main()`` of a module on the kubernetes library: build the module, refuse bad options, build the
+    client, run."""
     module = K8sModule(argument_spec=argument_spec, supports_check_mode=True)
+    require_kubernetes(module)
     check_params(module)
     run_module(module, client_factory(module))
+
+
+# ---------------------------------------------------------------------------------------------
+# operations: one module's work, run by the module or in-process by its action plugin
+# ---------------------------------------------------------------------------------------------
+
+
+class Operation(t.NamedTuple):
+    """What a Kubernetes module does, run by the module (``operation_main()``) or, in the worker process, by its
+    action plugin (``plugin_utils/_in_process.py``): the same code either way.
+
+    ``run(module, conn)`` takes the module, or the action plugin's stand-in for it (``params``, ``check_mode``,
+    ``warn()``, ``no_log_values``), and a ``KubeConnection``; it returns the result or raises ``K8sModuleError``.
+    """
+
+    name: str  # the module's short name, for messages
+    argument_spec: t.Callable[[], dict[str, t.Any]]  # the module's own options
+    validate: t.Callable[[dict[str, t.Any]], list[str]]  # problems of valid-typed options, [] when none
+    run: t.Callable[[t.Any, KubeConnection], dict[str, t.Any]]
+    fail_fields: t.Mapping[str, t.Any]  # result fields of every failure (lease_lock: acquired=false)
+
+    def full_argument_spec(self) -> dict[str, t.Any]:
+        """The module's options with the connection options (the module's win on a name clash)."""
+        spec = k8s_common_argument_spec()
+        spec.update(self.argument_spec())
+        return spec
+
+
+def perform(operation: Operation, module: t.Any) -> dict[str, t.Any]:
+    """Connect with ``module.params``, run ``operation`` and close the connection: the result, or ``failed`` and
+    ``msg`` (with the operation's ``fail_fields``) when it could not be done."""
+    try:
+        conn = connect(module.params)
+    except KubeConfigError as exc:
+        return dict(failed=True, msg=f"Cannot configure the Kubernetes client: {exc}")
+    try:
+        return operation.run(module, conn)
+    except K8sModuleError as exc:
+        return dict(failed=True, msg=str(exc), **{**operation.fail_fields, **exc.fields})
+    finally:
+        conn.close()
+
+
+def operation_main(operation: Operation) -> None:
+    """The ``main()`` of a module that is an ``Operation``: build the module, refuse bad options, perform it."""
+    module = K8sModule(argument_spec=operation.argument_spec(), supports_check_mode=True)
+    refuse_invalid(module, operation.name, operation.validate(module.params))
+    result = perform(operation, module)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)

@@ -5,18 +5,22 @@
 # This module util is PRIVATE to the voicehive.remediation collection (leading underscore):
 # it may change at any time. Do not use it from other collections.
 
-"""Read-only Kubernetes API access for ``site_info``: one GET per list, summaries of what diagnoses need.
+"""Kubernetes API access without the kubernetes library: the reads of ``site_info`` (one GET per list, summaries of
+what diagnoses need) and the requests of the collection's Kubernetes write modules (``lease_lock``,
+``remediation_budget``, ``k8s_secret_key``).
 
 Why not the kubernetes library: importing it costs about half a second (it loads every model
-class), more than all the reads of a namespace together. The connection is worked out here from
-the same options as every Kubernetes module of the collection (``k8s_common_argument_spec()``):
-kubeconfig (path, several paths joined by the path separator, or a dict) and context, host +
-api_key / client certificate + ca_cert, or the in-cluster service account. Static credentials (token,
-token file, client certificate, basic auth) are read directly; a kubeconfig user with an ``exec`` or
-``auth-provider`` plugin is handed to the kubernetes library's own loader (slow path, same result).
+class), more than all the reads of a namespace together, or than the one or two requests of a write module.
+The connection is worked out here from the same options as every Kubernetes module of the collection
+(``k8s_common_argument_spec()``): kubeconfig (path, several paths joined by the path separator, or a dict) and
+context, host + api_key / client certificate + ca_cert, or the in-cluster service account. Static credentials
+(token, token file, client certificate, basic auth) are read directly; a kubeconfig user with an ``exec`` or
+``auth-provider`` plugin is handed to the kubernetes library's own loader (slow path, same result). The proxy is
+the ``proxy`` option, else the cluster's ``proxy-url``, else the environment's (``https_proxy``, ``no_proxy``).
 
-- ``connect(params)`` -> ``KubeConnection`` (``get(path)`` returns the decoded JSON);
-  ``KubeConfigError`` / ``KubeReadError`` carry messages without secrets.
+- ``connect(params)`` -> ``KubeConnection``: ``request(method, path, body)`` sends JSON and returns the decoded
+  JSON answer, ``get(path)`` is a GET; ``KubeConfigError`` / ``KubeReadError`` (with the HTTP ``status``) carry
+  messages without secrets.
 - ``NAMESPACED_KINDS``: the lists a site read can ask for, each with its API path and summariser.
 - ``summarize_*``: compact, JSON-ready views of API objects (no ``managedFields``, no Secret data).
 - ``parse_quantity()``, ``cpu_millicores()``, ``memory_bytes()``: Kubernetes resource quantities.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http
 import json
 import os
 import re
@@ -42,6 +47,9 @@ IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 EVENTS_PAGE = 500
 EVENTS_MAX_PAGES = 4
 MESSAGE_LIMIT = 300
+# what a request body is sent as: JSON, and for PATCH a JSON merge patch (RFC 7386)
+CONTENT_TYPES = {"PATCH": "application/merge-patch+json"}
+JSON_CONTENT_TYPE = "application/json"
 
 
 class KubeConfigError(Exception):
@@ -49,11 +57,35 @@ class KubeConfigError(Exception):
 
 
 class KubeReadError(Exception):
-    """A read failed. ``status`` is the HTTP status, ``None`` when the API server did not answer."""
+    """A request failed. ``status`` is the HTTP status; ``None`` when no answer came, or one that is not JSON.
 
-    def __init__(self, msg: str, status: int | None = None) -> None:
+    With a status, ``reason`` is its phrase (``Forbidden``) and ``body`` the API server's answer (a ``Status``
+    object), as on the kubernetes library's ``ApiException``, so ``_k8s.api_error_message()`` reads either.
+    """
+
+    def __init__(self, msg: str, status: int | None = None, body: bytes = b"") -> None:
         super().__init__(msg)
         self.status = status
+        self.reason = _phrase(status)
+        self.body = body
+
+
+# the API server's reason phrases (Go's net/http) where Python's differ, or changed between Python versions
+_SERVER_PHRASES = {
+    413: "Request Entity Too Large",
+    414: "Request URI Too Long",
+    416: "Requested Range Not Satisfiable",
+    422: "Unprocessable Entity",
+}
+
+
+def _phrase(status: int | None) -> str:
+    if not status:
+        return ""
+    try:
+        return _SERVER_PHRASES.get(status) or http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,7 +94,7 @@ class KubeReadError(Exception):
 
 
 class KubeConnection:
-    """Where and how to send requests: server URL, headers, TLS files. ``close()`` removes temp files."""
+    """Where and how to send requests: server URL, headers, TLS files, proxy. ``close()`` removes temp files."""
 
     def __init__(
         self,
@@ -73,6 +105,7 @@ class KubeConnection:
         client_cert: str | None = None,
         client_key: str | None = None,
         tempdir: str | None = None,
+        proxy: str | None = None,
     ) -> None:
         self.server = server.rstrip("/")
         self.headers = dict(headers or {})
@@ -80,6 +113,7 @@ class KubeConnection:
         self.validate_certs = validate_certs
         self.client_cert = client_cert
         self.client_key = client_key
+        self.proxy = proxy
         self._tempdir = tempdir
         self._context: t.Any = None  # one TLS context for every request
 
@@ -92,27 +126,48 @@ class KubeConnection:
         query = urlencode({k: v for k, v in (params or {}).items() if v not in (None, "")})
         return f"{self.server}{path}{'?' + query if query else ''}"
 
-    def get(self, path: str, params: dict[str, t.Any] | None = None, timeout: float = 10.0) -> t.Any:
-        """GET ``path`` and decode the JSON answer; raises ``KubeReadError``."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: t.Any = None,
+        params: dict[str, t.Any] | None = None,
+        timeout: float = 10.0,
+    ) -> t.Any:
+        """Send ``method`` to ``path`` and decode the JSON answer; raises ``KubeReadError``.
+
+        ``body`` (JSON data) is sent as ``application/json``, with PATCH as a JSON merge patch.
+        """
+        method = method.upper()
         if self._context is None and self.server.lower().startswith("https:"):
             try:
                 self._context = _http.ssl_context(self.validate_certs, self.ca_path, self.client_cert, self.client_key)
             except (OSError, ValueError) as exc:
                 raise KubeReadError(f"cannot set up TLS for {self.server}: {exc}") from None
+        headers = dict(self.headers, Accept=JSON_CONTENT_TYPE)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = CONTENT_TYPES.get(method, JSON_CONTENT_TYPE)
+        proxies = {"http": self.proxy, "https": self.proxy} if self.proxy else None
         try:
-            status, body = _http.get(
-                self.url(path, params), timeout, dict(self.headers, Accept="application/json"), context=self._context
+            status, answer = _http.request(
+                method, self.url(path, params), timeout, headers, data, context=self._context, proxies=proxies
             )
         except _http.Unreachable as exc:
             raise KubeReadError(
                 redact_url(f"cannot reach the Kubernetes API server at {self.server} ({exc})")
             ) from None
         if status >= 400:
-            raise KubeReadError(_http_error_message(status, body), status=status)
+            raise KubeReadError(_http_error_message(status, answer), status=status, body=answer)
         try:
-            return json.loads(body)
+            return json.loads(answer)
         except ValueError:
             raise KubeReadError(f"the API server answered {path} with something that is not JSON") from None
+
+    def get(self, path: str, params: dict[str, t.Any] | None = None, timeout: float = 10.0) -> t.Any:
+        """GET ``path`` and decode the JSON answer; raises ``KubeReadError``."""
+        return self.request("GET", path, params=params, timeout=timeout)
 
 
 def _http_error_message(status: int, body: bytes) -> str:
@@ -255,10 +310,11 @@ def _from_kubeconfig(params: dict[str, t.Any], tempdir: str) -> dict[str, t.Any]
         )
     user = merged["users"].get(context.get("user", ""), {})
     if user.get("exec") or user.get("auth-provider"):
-        return _from_library(params, context_name)
+        return dict(_from_library(params, context_name), proxy=cluster.get("proxy-url"))
 
     conn: dict[str, t.Any] = dict(
         server=cluster.get("server"),
+        proxy=cluster.get("proxy-url"),
         validate_certs=not cluster.get("insecure-skip-tls-verify", False),
         ca_path=_resolve(cluster, "certificate-authority"),
         client_cert=_resolve(user, "client-certificate"),
@@ -304,12 +360,12 @@ def connect(params: dict[str, t.Any]) -> KubeConnection:
 
     - ``host`` without ``kubeconfig``/``context``: host + api_key / client certificate + ca_cert only;
     - otherwise the kubeconfig (option, ``$KUBECONFIG``, ``~/.kube/config``) or, without one, the in-cluster
-      service account; then ``host``, ``api_key``, ``ca_cert``, ``validate_certs``, ``client_cert`` and
-      ``client_key`` override what it says.
+      service account; then ``host``, ``api_key``, ``ca_cert``, ``validate_certs``, ``client_cert``,
+      ``client_key`` and ``proxy`` override what it says.
 
     Nothing is sent. Raises ``KubeConfigError`` with a message that never carries a secret.
     """
-    tempdir = tempfile.mkdtemp(prefix="voicehive-site-info-")
+    tempdir = tempfile.mkdtemp(prefix="voicehive-kube-")
     try:
         conn: dict[str, t.Any] = {}
         host, api_key = params.get("host"), params.get("api_key")
@@ -348,6 +404,7 @@ def connect(params: dict[str, t.Any]) -> KubeConnection:
             client_cert=conn.get("client_cert"),
             client_key=conn.get("client_key"),
             tempdir=tempdir,
+            proxy=params.get("proxy") or conn.get("proxy"),
         )
     except BaseException:
         shutil.rmtree(tempdir, ignore_errors=True)

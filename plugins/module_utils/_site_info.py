@@ -80,7 +80,7 @@ def argument_spec():
                 max_keys=dict(type="int", default=20000, no_log=False),
                 sample=dict(type="int", default=20),
                 expect_types=dict(type="dict", default={}),
-                secret_families=dict(type="list", elements="str", default=[]),
+                secret_families=dict(type="list", elements="str", default=[], no_log=False),
                 variable=dict(type="str", default="voicehive_redis_url"),
             ),
         ),

@@ -171,6 +171,8 @@ options:
       - Only turn this off against a lab or a server you control.
     type: bool
     aliases: [verify_ssl]
+requirements:
+  - kubernetes >= 29.0.0 (the Python client, on the host that runs the module)
 notes:
   - The Kubernetes connection options (O(kubeconfig), O(host), O(api_key), ...) and the kubernetes library
     are only needed with O(store=kubernetes_secret); the library is not even imported otherwise.

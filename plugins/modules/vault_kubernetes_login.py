@@ -118,6 +118,8 @@ options:
       - Seconds to wait for each answer of Vault.
     type: float
     default: 10
+requirements:
+  - kubernetes >= 29.0.0 (the Python client, on the host that runs the module)
 notes:
   - "RBAC: C(create) on C(serviceaccounts/token) for O(service_account) in O(namespace) (a Role with
     C(resourceNames) can restrict it to that service account); C(get) and C(update) on the Secret
@@ -268,10 +270,11 @@ def argument_spec() -> dict[str, t.Any]:
         service_account=dict(type="str", required=True),
         role=dict(type="str", required=True),
         mount=dict(type="str", default=DEFAULT_MOUNT),
-        sa_token_ttl=dict(type="int", default=MIN_SA_TOKEN_TTL),
+        sa_token_ttl=dict(type="int", default=MIN_SA_TOKEN_TTL, no_log=False),
         audiences=dict(type="list", elements="str", default=[]),
         store_secret=dict(
             type="dict",
+            no_log=False,
             options=dict(name=dict(type="str", required=True), key=dict(type="str", required=True, no_log=False)),
         ),
         vault_url=dict(type="str", required=True, fallback=(env_fallback, ["VAULT_ADDR"])),

@@ -11,6 +11,9 @@
   exit_json / fail_json payload as a dict (``failed`` tells which).
 - ``redis_server``: a private ``redis-server`` on 127.0.0.1 and a random free port, with a
   password, no persistence; ``redis_db`` gives a client on it and empties it around each test.
+- ``http_server``: a local HTTP server answering from routes (or an ``app``), recording every request.
+- ``kube_api``: a fake Kubernetes API server on it (``FakeKubeApi``: namespaced objects with the API
+  server's resourceVersion semantics) for the modules on the collection's own client.
 """
 
 from __future__ import annotations
@@ -195,13 +198,15 @@ def redis_db(redis_server):
 class _Routes:
     """What the test server answers: ``routes[path] = (status, body)``; a dict or list body is sent as JSON.
 
-    ``requests`` records every request (method, path with query, headers) so tests can check what was asked.
-    A route may also be a callable ``(path_with_query, headers) -> (status, body)``.
+    ``requests`` records every request (method, path with query, headers, body) so tests can check what was asked.
+    A route may also be a callable ``(path_with_query, headers) -> (status, body)``; ``app``, when set, answers
+    every request instead: ``app(method, path_with_query, headers, body) -> (status, body)``.
     """
 
     def __init__(self) -> None:
         self.routes: dict = {}
         self.requests: list[dict] = []
+        self.app = None
 
 
 @pytest.fixture
@@ -215,11 +220,15 @@ def http_server():
     state = _Routes()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            state.requests.append(dict(method="GET", path=self.path, headers=dict(self.headers)))
-            route = state.routes.get(urlsplit(self.path).path)
-            if callable(route):
-                route = route(self.path, dict(self.headers))
+        def _serve(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            state.requests.append(dict(method=self.command, path=self.path, headers=dict(self.headers), body=body))
+            if state.app is not None:
+                route = state.app(self.command, self.path, dict(self.headers), body)
+            else:
+                route = state.routes.get(urlsplit(self.path).path)
+                if callable(route):
+                    route = route(self.path, dict(self.headers))
             status, body = route if route is not None else (404, {"message": "no route"})
             data = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
             if isinstance(data, str):
@@ -229,6 +238,8 @@ def http_server():
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         def log_message(self, *args):
             pass
@@ -241,3 +252,97 @@ def http_server():
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --------------------------------------------------------------------------------------------
+# A fake Kubernetes API server for the modules that write (lease_lock, remediation_budget, k8s_secret_key)
+# --------------------------------------------------------------------------------------------
+
+
+class FakeKubeApi:
+    """Namespaced objects in memory, by API path, with the API server's resourceVersion semantics.
+
+    - GET of an object, 404 ``NotFound`` when missing; POST to a collection creates (409 ``AlreadyExists`` when the
+      name is taken); PUT replaces, 409 ``Conflict`` when the body's resourceVersion is not the current one, 404
+      when the object is gone. Writes must be ``application/json`` (415 otherwise).
+    - ``put(path, obj)`` stores an object as if someone else wrote it (a new resourceVersion).
+    - ``before_write``: a hook ``hook(api)`` called once before the next POST or PUT, to play a concurrent writer
+      (it may set itself again to keep playing).
+    - ``fail[(method, path)] = (status, message)``: answer that request with an error ``Status``.
+    - ``writes``: ``(verb, body sent)`` of every accepted create/replace; ``requests``: ``(method, path)`` of all.
+    """
+
+    def __init__(self, rv: int = 100) -> None:
+        self.objects: dict[str, dict] = {}
+        self.rv = rv
+        self.writes: list[tuple[str, dict]] = []
+        self.requests: list[tuple[str, str]] = []
+        self.before_write = None
+        self.fail: dict[tuple[str, str], tuple[int, str]] = {}
+        self.url = ""
+
+    def next_rv(self) -> str:
+        self.rv += 1
+        return str(self.rv)
+
+    def put(self, path: str, obj: dict) -> dict:
+        import copy
+
+        obj = copy.deepcopy(obj)
+        obj.setdefault("metadata", {})["resourceVersion"] = self.next_rv()
+        self.objects[path] = obj
+        return obj
+
+    def get(self, path: str) -> dict | None:
+        return self.objects.get(path)
+
+    @staticmethod
+    def status(code: int, reason: str, message: str) -> tuple[int, dict]:
+        return code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message,
+                      "reason": reason, "code": code}  # fmt: skip
+
+    def handle(self, method: str, path: str, headers: dict, raw: bytes) -> tuple[int, dict]:
+        import copy
+        import json
+        from urllib.parse import urlsplit
+
+        path = urlsplit(path).path
+        self.requests.append((method, path))
+        if (method, path) in self.fail:
+            code, message = self.fail[(method, path)]
+            return self.status(code, "Failure", message)
+        name = path.rsplit("/", 1)[-1]
+        if method == "GET":
+            obj = self.objects.get(path)
+            return (200, copy.deepcopy(obj)) if obj is not None else self.status(404, "NotFound", f'"{name}" not found')
+        if method not in ("POST", "PUT"):
+            return self.status(405, "MethodNotAllowed", f"{method} is not supported here")
+        if headers.get("Content-Type") != "application/json":
+            return self.status(415, "UnsupportedMediaType", f"unsupported media type {headers.get('Content-Type')}")
+        body = json.loads(raw)
+        if self.before_write:
+            hook, self.before_write = self.before_write, None
+            hook(self)
+        if method == "POST":
+            target = f"{path}/{body['metadata']['name']}"
+            if target in self.objects:
+                return self.status(409, "AlreadyExists", f'"{body["metadata"]["name"]}" already exists')
+            verb, code = "create", 201
+        else:
+            target, verb, code = path, "replace", 200
+            if target not in self.objects:
+                return self.status(404, "NotFound", f'"{name}" not found')
+            if body["metadata"].get("resourceVersion") != self.objects[target]["metadata"]["resourceVersion"]:
+                return self.status(409, "Conflict", "the object has been modified; please apply your changes")
+        self.writes.append((verb, copy.deepcopy(body)))
+        return code, copy.deepcopy(self.put(target, body))
+
+
+@pytest.fixture
+def kube_api(http_server):
+    """A ``FakeKubeApi`` served over HTTP at ``kube_api.url``."""
+    base, state = http_server
+    api = FakeKubeApi()
+    api.url = base
+    state.app = api.handle
+    return api

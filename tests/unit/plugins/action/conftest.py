@@ -25,11 +25,13 @@ def make_action():
         task.args = dict(args)
         task.check_mode = check_mode
         task.async_val = 0
+        task.environment = []
         task.action = cls.__module__.rsplit(".", 1)[-1]
         connection = mock.MagicMock()
         connection._shell.tmpdir = None
         play_context = mock.MagicMock()
         play_context.check_mode = check_mode
+        play_context.become = False
         action = cls(task, connection, play_context, loader=mock.MagicMock(), templar=mock.MagicMock(),
                      shared_loader_obj=None)  # fmt: skip
         action.register_host_variables = mock.MagicMock()

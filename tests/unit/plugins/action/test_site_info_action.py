@@ -12,7 +12,7 @@ from unittest import mock
 import pytest
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.voicehive.remediation.plugins.action.site_info import MODULE, ActionModule
+from ansible_collections.voicehive.remediation.plugins.action.site_info import ActionModule
 
 TOKEN = "kube-token-" + "q" * 24
 
@@ -52,7 +52,9 @@ def test_other_connections_run_the_module(make_action):
     action = action_for(make_action, args, transport="ssh")
     result = action.run(task_vars={"x": 1})
     assert result["from_module"] is True
-    action._execute_module.assert_called_once_with(module_name=MODULE, module_args=args, task_vars={"x": 1})
+    action._execute_module.assert_called_once_with(
+        module_name="voicehive.remediation.site_info", module_args=args, task_vars={"x": 1}, wrap_async=0
+    )
 
 
 def test_bad_input_is_refused_in_process(make_action):

@@ -4,15 +4,21 @@
 
 from __future__ import annotations
 
+import ast
 import datetime
 import json
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import kubernetes.client
+import kubernetes.config
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from ansible_collections.voicehive.remediation.plugins.module_utils import _k8s
+from ansible_collections.voicehive.remediation.plugins.module_utils import _k8s, _kube_read
 
 TOKEN = "eyJhbGciOi-secret-token"
 UTC = datetime.UTC
@@ -26,7 +32,7 @@ def params(**overrides):
 
 @pytest.fixture
 def no_default_kubeconfig(monkeypatch, tmp_path):
-    monkeypatch.setattr(_k8s.kubernetes.config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "none"), raising=False)
+    monkeypatch.setattr(kubernetes.config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "none"), raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
 
 
@@ -134,7 +140,6 @@ def test_factories_build_typed_clients(no_default_kubeconfig):
         def fail_json(self, **kwargs):  # pragma: no cover - not reached
             raise AssertionError(kwargs)
 
-    assert isinstance(_k8s.coordination_api(FakeModule()), kubernetes.client.CoordinationV1Api)
     assert isinstance(_k8s.core_api(FakeModule()), kubernetes.client.CoreV1Api)
 
 
@@ -238,15 +243,114 @@ def test_to_plain_of_a_model_and_body_for_replace():
     assert body["metadata"]["resourceVersion"] == "7"
 
 
-def test_missing_library_fails_with_missing_required_lib(run_module, monkeypatch):
-    from ansible_collections.voicehive.remediation.plugins.modules import lease_lock, remediation_budget
+def test_api_error_message_of_the_collections_client(http_server):
+    """A ``KubeReadError`` from ``KubeConnection.request()`` reads as the library's ``ApiException`` does."""
+    base, routes = http_server
+    routes.routes["/x"] = (403, {"kind": "Status", "message": 'leases.coordination.k8s.io "x" is forbidden'})
+    with pytest.raises(_kube_read.KubeReadError) as caught:
+        _kube_read.KubeConnection(base).request("PUT", "/x", body={})
+    msg = _k8s.api_error_message("replace", "Lease", "ns", "x", caught.value, "leases.coordination.k8s.io")
+    assert msg == (
+        'Cannot replace Lease ns/x: 403 Forbidden: leases.coordination.k8s.io "x" is forbidden. The credentials lack '
+        "the RBAC permission to update leases.coordination.k8s.io in namespace ns; check the Role bound to the "
+        "remediation service account."
+    )
+    assert _k8s.is_api_status(caught.value, 403) and not _k8s.is_api_status(caught.value, 404, 409)
+
+
+def test_api_error_message_when_nothing_answers():
+    with pytest.raises(_kube_read.KubeReadError) as caught:
+        _kube_read.KubeConnection("http://sa:pw@127.0.0.1:9").request("GET", "/x", timeout=2)
+    msg = _k8s.api_error_message("read", "Secret", "ns", "s", caught.value)
+    assert msg.startswith("Cannot read Secret ns/s: cannot reach the Kubernetes API server at http://")
+    assert msg.endswith(").") and ":pw@" not in msg
+    assert _k8s.http_status(caught.value) is None and not _k8s.is_api_status(caught.value, 404)
+
+
+def test_perform_fails_with_the_operations_fields():
+    class Refused(_k8s.K8sModuleError):
+        pass
+
+    def run(module, conn):
+        assert isinstance(conn, _kube_read.KubeConnection)
+        raise Refused("Cannot take it", holder="run-b")
+
+    operation = _k8s.Operation("probe", dict, lambda params: [], run, {"acquired": False, "holder": None})
+    module = type("Module", (), {"params": params(host="https://h", api_key=TOKEN)})
+    assert _k8s.perform(operation, module) == {
+        "failed": True, "msg": "Cannot take it", "acquired": False, "holder": "run-b",
+    }  # fmt: skip
+    module.params = params(kubeconfig="/nonexistent/kubeconfig")
+    result = _k8s.perform(operation, module)
+    assert result["failed"] is True
+    assert result["msg"].startswith("Cannot configure the Kubernetes client: cannot read the kubeconfig /nonexistent")
+
+
+def test_full_argument_spec_adds_the_connection_options():
+    operation = _k8s.Operation("probe", lambda: {"proxy": {"type": "int"}, "n": {"type": "str"}}, list, dict, {})
+    spec = operation.full_argument_spec()
+    assert set(spec) == set(_k8s.k8s_common_argument_spec()) | {"n"}
+    assert spec["proxy"] == {"type": "int"}  # the module's own option wins
+
+
+def test_library_modules_fail_with_missing_required_lib(run_module, monkeypatch):
+    from ansible_collections.voicehive.remediation.plugins.modules import vault_kubernetes_login
 
     monkeypatch.setattr(_k8s, "HAS_KUBERNETES", False)
     monkeypatch.setattr(_k8s, "KUBERNETES_IMPORT_ERROR", "ModuleNotFoundError: No module named 'kubernetes'")
-    for main, args in (
-        (lease_lock.main, {"namespace": "voicehive", "holder": "run-a"}),
-        (remediation_budget.main, {"namespace": "voicehive", "action": "a", "target": "t"}),
-    ):
-        result = run_module(main, args)
-        assert result["failed"] is True
-        assert "Failed to import the required Python library (kubernetes)" in result["msg"]
+    args = {"namespace": "voicehive", "service_account": "sa", "role": "r", "vault_url": "https://vault:8200"}
+    result = run_module(vault_kubernetes_login.main, args)
+    assert result["failed"] is True
+    assert "Failed to import the required Python library (kubernetes)" in result["msg"]
+
+
+RUN_WITHOUT_THE_LIBRARY = """
+import json, sys
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.voicehive.remediation.plugins.action import k8s_secret_key, lease_lock, remediation_budget
+from ansible_collections.voicehive.remediation.plugins.modules import {module}
+try:
+    with patch_module_args(json.loads(sys.argv[1])):
+        {module}.main()
+except SystemExit:
+    pass
+print()
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "kubernetes")))
+"""
+
+
+@pytest.mark.parametrize(
+    "module, args",
+    [
+        ("lease_lock", {"namespace": "voicehive", "holder": "run-a"}),
+        ("remediation_budget", {"namespace": "voicehive", "action": "a", "target": "t", "state": "consume"}),
+        ("k8s_secret_key", {"namespace": "voicehive", "name": "jwt-secret", "key": "secret", "create": True}),
+    ],
+)
+def test_write_modules_never_import_the_kubernetes_library(kube_api, module, args):
+    """In a fresh interpreter (nothing imported yet), a module run and the action plugins' imports leave the
+    kubernetes library unimported: it costs about half a second."""
+    args = dict(args, host=kube_api.url, api_key=TOKEN)
+    out = subprocess.run(
+        [sys.executable, "-c", RUN_WITHOUT_THE_LIBRARY.format(module=module), json.dumps(args)],
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    result, imported = (json.loads(line) for line in out.rsplit("\n", 1))
+    assert result["changed"] is True and not result.get("failed"), result
+    assert kube_api.writes and kube_api.writes[0][0] == "create"
+    assert imported == []
+
+
+@pytest.mark.parametrize(
+    "name", ["_k8s", "_kube_read", "_http", "_lease_lock", "_remediation_budget", "_k8s_secret_key"]
+)
+def test_module_utils_are_python39_compatible(name):
+    """module_utils run on targets: no syntax newer than Python 3.9 (match, zip(strict=))."""
+    path = Path(_k8s.__file__).with_name(f"{name}.py")
+    tree = ast.parse(path.read_text(), feature_version=(3, 9))
+    assert not [n for n in ast.walk(tree) if type(n).__name__ == "Match"]
+    assert not [k for n in ast.walk(tree) if isinstance(n, ast.Call) for k in n.keywords if k.arg == "strict"]

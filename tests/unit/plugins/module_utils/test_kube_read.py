@@ -469,6 +469,94 @@ def test_namespace_missing_forbidden_and_unreachable(http_server):
     assert caught.value.status is None and TOKEN not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "method, content_type",
+    [("POST", "application/json"), ("PUT", "application/json"), ("PATCH", "application/merge-patch+json")],
+)
+def test_request_sends_json_and_decodes_the_answer(http_server, method, content_type):
+    conn, routes = kube_api(http_server)
+    routes.routes["/api/v1/namespaces/voicehive/configmaps"] = (201, {"metadata": {"resourceVersion": "8"}})
+    body = {"metadata": {"name": "c", "resourceVersion": "7"}, "data": {"k": "v ü"}}
+    answer = conn.request(
+        method.lower(), "/api/v1/namespaces/voicehive/configmaps", body=body, params={"dryRun": "All"}
+    )
+    assert answer == {"metadata": {"resourceVersion": "8"}}
+    sent = routes.requests[-1]
+    assert sent["method"] == method and sent["path"] == "/api/v1/namespaces/voicehive/configmaps?dryRun=All"
+    assert sent["headers"]["Content-Type"] == content_type
+    assert sent["headers"]["Accept"] == "application/json"
+    assert sent["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert json.loads(sent["body"]) == body
+
+
+def test_get_sends_no_body(http_server):
+    conn, routes = kube_api(http_server)
+    routes.routes["/api/v1/namespaces/voicehive"] = (200, {"status": {"phase": "Active"}})
+    assert conn.get("/api/v1/namespaces/voicehive") == {"status": {"phase": "Active"}}
+    assert routes.requests[-1]["body"] == b"" and "Content-Type" not in routes.requests[-1]["headers"]
+
+
+@pytest.mark.parametrize(
+    "status, reason, message, text",
+    [
+        (409, "Conflict", "the object has been modified", "HTTP 409: the object has been modified"),
+        (404, "Not Found", 'leases "x" not found', 'HTTP 404: leases "x" not found'),
+        (403, "Forbidden", 'leases "x" is forbidden',
+         'HTTP 403: leases "x" is forbidden (the credentials lack the RBAC permission (see docs/rbac/'),
+        (422, "Unprocessable Entity", "spec.leaseDurationSeconds: Invalid value", "HTTP 422: spec.leaseDuration"),
+        (599, "", "odd", "HTTP 599: odd"),
+    ],
+)  # fmt: skip
+def test_request_errors_carry_the_status(http_server, status, reason, message, text):
+    conn, routes = kube_api(http_server)
+    answer = {"kind": "Status", "code": status, "message": message}
+    routes.routes["/apis/coordination.k8s.io/v1/namespaces/voicehive/leases/x"] = (status, answer)
+    with pytest.raises(kube.KubeReadError) as caught:
+        conn.request("PUT", "/apis/coordination.k8s.io/v1/namespaces/voicehive/leases/x", body={"spec": {}})
+    assert str(caught.value).startswith(text)
+    assert (caught.value.status, caught.value.reason) == (status, reason)
+    assert json.loads(caught.value.body) == answer
+    assert TOKEN not in str(caught.value)
+
+
+def test_unreachable_and_bad_tls_have_no_status(tmp_path):
+    with pytest.raises(kube.KubeReadError, match="cannot reach the Kubernetes API server") as caught:
+        kube.KubeConnection("http://127.0.0.1:9").request("POST", "/x", body={}, timeout=2)
+    assert (caught.value.status, caught.value.reason, caught.value.body) == (None, "", b"")
+    (tmp_path / "ca.crt").write_text("not a certificate")
+    with pytest.raises(kube.KubeReadError, match=r"cannot set up TLS for https://127\.0\.0\.1:9"):
+        kube.KubeConnection("https://127.0.0.1:9", ca_path=str(tmp_path / "ca.crt")).request("GET", "/x")
+
+
+def test_requests_go_through_the_proxy(http_server, no_env, monkeypatch):
+    proxy, routes = http_server
+    routes.routes["/api/v1/namespaces/voicehive"] = (200, {"status": {"phase": "Active"}})
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    conn = kube.connect({"host": "http://kube.invalid:6443", "api_key": TOKEN, "proxy": proxy})
+    assert conn.get("/api/v1/namespaces/voicehive")["status"]["phase"] == "Active"
+    assert routes.requests[-1]["path"] == "http://kube.invalid:6443/api/v1/namespaces/voicehive"  # absolute: proxied
+    conn.close()
+    monkeypatch.setenv("http_proxy", proxy)  # without the option, the environment's proxy
+    assert kube.KubeConnection("http://kube2.invalid").get("/api/v1/namespaces/voicehive")
+    assert routes.requests[-1]["path"] == "http://kube2.invalid/api/v1/namespaces/voicehive"
+
+
+def test_kubeconfig_proxy_url_and_the_option_over_it(no_env, tmp_path):
+    path = write_kubeconfig(
+        tmp_path / "config", {"token": TOKEN}, {"server": "https://h:6443", "proxy-url": "http://squid:3128"}
+    )
+    conn = kube.connect({"kubeconfig": path})
+    assert conn.proxy == "http://squid:3128"
+    conn.close()
+    conn = kube.connect({"kubeconfig": path, "proxy": "http://other:8080"})
+    assert conn.proxy == "http://other:8080"
+    conn.close()
+    conn = kube.connect({"host": "https://h", "api_key": TOKEN})
+    assert conn.proxy is None
+    conn.close()
+
+
 def b64(text: bytes) -> str:
     return base64.b64encode(text).decode()
 

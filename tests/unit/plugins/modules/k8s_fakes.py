@@ -1,8 +1,10 @@
 # Copyright: (c) 2026, VoiceHive SRE
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Helpers shared by the Kubernetes module tests (lease_lock, remediation_budget); imported by name
-(``from k8s_fakes import ...``), as tests/integration does with vh_lab.py, not through a conftest.
+"""Helpers shared by the tests of the modules on the kubernetes library (vault_kubernetes_login, pms_token);
+imported by name (``from k8s_fakes import ...``), as tests/integration does with vh_lab.py, not through a conftest.
+The modules on the collection's own client (lease_lock, remediation_budget, k8s_secret_key) are tested against
+the fake API server of the ``kube_api`` fixture (tests/unit/conftest.py) instead.
 
 - ``FakeNamespacedStore``: in-memory namespaced objects with the API server's resourceVersion
   semantics (409 on a stale replace or a create of an existing object), and a ``before_write``

@@ -1,6 +1,8 @@
 # Copyright: (c) 2026, VoiceHive SRE
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+"""remediation_budget against a fake Kubernetes API server (``kube_api``: resourceVersion semantics over HTTP),
+through the module's real client; the connection factory is spied on (autospec)."""
 
 from __future__ import annotations
 
@@ -8,76 +10,49 @@ import json
 from unittest import mock
 
 import pytest
-from k8s_fakes import FakeNamespacedStore, run_k8s_main
-from kubernetes.client import CoreV1Api
-from kubernetes.client.exceptions import ApiException
 
+from ansible_collections.voicehive.remediation.plugins.module_utils import _k8s, _remediation_budget
 from ansible_collections.voicehive.remediation.plugins.modules import remediation_budget
 
 NS = "voicehive"
 CM = "voicehive-remediation-budget"
+CONFIGMAP = f"/api/v1/namespaces/{NS}/configmaps/{CM}"
 NOW = 1_800_000_000
 KEY = "rollout_restart.2Fdeployment.2Forchestrator"
 
 
-class FakeConfigMaps(FakeNamespacedStore):
-    """An in-memory ConfigMap store with the API server's resourceVersion semantics."""
+def put_configmap(api, data, annotations=None):
+    metadata = {"name": CM, "namespace": NS}
+    if annotations:
+        metadata["annotations"] = annotations
+    api.put(CONFIGMAP, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data})
 
-    def __init__(self):
-        super().__init__(rv=10)
 
-    def put(self, data, annotations=None):
-        metadata = {"name": CM, "namespace": NS, "resourceVersion": self._next_rv()}
-        if annotations:
-            metadata["annotations"] = annotations
-        self.objects[(NS, CM)] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
-
-    @property
-    def data(self):
-        obj = self.objects.get((NS, CM))
-        return None if obj is None else obj.get("data")
-
-    def read_namespaced_config_map(self, name, namespace, **kwargs):
-        return self._read(name, namespace)
-
-    def create_namespaced_config_map(self, namespace, body, **kwargs):
-        return self._create(namespace, body)
-
-    def replace_namespaced_config_map(self, name, namespace, body, **kwargs):
-        return self._replace(name, namespace, body)
+def data_of(api):
+    obj = api.get(CONFIGMAP)
+    return None if obj is None else obj.get("data")
 
 
 @pytest.fixture
-def store():
-    return FakeConfigMaps()
-
-
-@pytest.fixture(scope="module")
-def autospec_api():
-    """One autospec of the (large) API class per module; each test resets it."""
-    return mock.create_autospec(CoreV1Api, instance=True)
+def connect():
+    with mock.patch.object(_k8s, "connect", autospec=True, side_effect=_k8s.connect) as spy:
+        yield spy
 
 
 @pytest.fixture
-def run(store, autospec_api, monkeypatch):
-    monkeypatch.setattr(remediation_budget, "now_epoch", lambda: NOW)
+def run(run_module, kube_api, connect, monkeypatch):
+    monkeypatch.setattr(_remediation_budget, "now_epoch", lambda: NOW)
 
     def _run(check_mode=False, **args):
-        api = autospec_api
-        api.reset_mock(return_value=True, side_effect=True)
-        api.read_namespaced_config_map.side_effect = store.read_namespaced_config_map
-        api.create_namespaced_config_map.side_effect = store.create_namespaced_config_map
-        api.replace_namespaced_config_map.side_effect = store.replace_namespaced_config_map
         module_args = {
             "namespace": NS,
             "action": "rollout_restart",
             "target": "deployment/orchestrator",
-            "kubeconfig": "/nonexistent/kubeconfig",
+            "host": kube_api.url,
+            "api_key": "t0ken",
         }
         module_args.update(args)
-        if check_mode:
-            module_args["_ansible_check_mode"] = True
-        return run_k8s_main(remediation_budget, "core_api", api, module_args)[:3]
+        return run_module(remediation_budget.main, module_args, check_mode=check_mode)
 
     return _run
 
@@ -92,19 +67,20 @@ def run(store, autospec_api, monkeypatch):
     ],
 )
 def test_key_encoding_is_valid_and_reversible(action, target, key):
-    encoded = remediation_budget.encode_key(action, target)
+    encoded = _remediation_budget.encode_key(action, target)
     assert encoded == key
     assert all(c.isalnum() or c in "-._" for c in encoded)
     assert not encoded.startswith("..")
-    assert remediation_budget.decode_key(encoded) == f"{action}/{target}"
+    assert _remediation_budget.decode_key(encoded) == f"{action}/{target}"
 
 
-def test_check_without_configmap_is_allowed_and_writes_nothing(run, store):
-    kind, result, factory = run()
-    assert kind == "exit"
-    assert factory.call_count == 1
+def test_check_without_configmap_is_allowed_and_writes_nothing(run, kube_api, connect):
+    result = run()
+    assert connect.call_count == 1
     assert result == {
         "changed": False,
+        "failed": False,
+        "warnings": [],
         "allowed": True,
         "exhausted": False,
         "used": 0,
@@ -116,136 +92,143 @@ def test_check_without_configmap_is_allowed_and_writes_nothing(run, store):
         "uses": [],
         "key": KEY,
     }
-    assert store.writes == []
+    assert kube_api.writes == [] and kube_api.requests == [("GET", CONFIGMAP)]
 
 
-def test_consume_creates_the_configmap(run, store):
-    kind, result, _f = run(state="consume")
-    assert kind == "exit"
+def test_consume_creates_the_configmap(run, kube_api):
+    result = run(state="consume")
+    assert result["failed"] is False
     assert result["changed"] is True
     assert result["allowed"] is True
     assert result["exhausted"] is False
     assert result["used"] == 1
     assert result["remaining"] == 2
-    assert store.writes[0][0] == "create"
-    assert json.loads(store.data[KEY]) == [NOW]
-    assert store.objects[(NS, CM)]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "voicehive-remediation"}
+    assert kube_api.writes[0][0] == "create"
+    assert kube_api.requests[-1] == ("POST", CONFIGMAP.rsplit("/", 1)[0])
+    assert json.loads(data_of(kube_api)[KEY]) == [NOW]
+    assert kube_api.get(CONFIGMAP)["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "voicehive-remediation"}
 
 
-def test_consume_appends_keeps_other_keys_and_annotations(run, store):
-    store.put({KEY: json.dumps([NOW - 100]), "other.2Fkey": "[1]"}, annotations={"keep": "me"})
-    kind, result, _f = run(state="consume")
-    assert kind == "exit"
+def test_consume_appends_keeps_other_keys_and_annotations(run, kube_api):
+    put_configmap(kube_api, {KEY: json.dumps([NOW - 100]), "other.2Fkey": "[1]"}, annotations={"keep": "me"})
+    result = run(state="consume")
+    assert result["failed"] is False
     assert result["used"] == 2
     assert result["oldest"] == NOW - 100
-    assert json.loads(store.data[KEY]) == [NOW - 100, NOW]
-    assert store.data["other.2Fkey"] == "[1]"
-    assert store.objects[(NS, CM)]["metadata"]["annotations"] == {"keep": "me"}
+    assert kube_api.writes[0][0] == "replace"
+    assert json.loads(data_of(kube_api)[KEY]) == [NOW - 100, NOW]
+    assert data_of(kube_api)["other.2Fkey"] == "[1]"
+    assert kube_api.get(CONFIGMAP)["metadata"]["annotations"] == {"keep": "me"}
 
 
-def test_consume_exhausted_records_nothing_and_does_not_fail(run, store):
-    store.put({KEY: json.dumps([NOW - 300, NOW - 200, NOW - 100])})
-    kind, result, _f = run(state="consume")
-    assert kind == "exit"
+def test_consume_into_a_configmap_without_data(run, kube_api):
+    put_configmap(kube_api, None)
+    result = run(state="consume")
+    assert result["failed"] is False and result["used"] == 1
+    assert json.loads(data_of(kube_api)[KEY]) == [NOW]
+
+
+def test_consume_exhausted_records_nothing_and_does_not_fail(run, kube_api):
+    put_configmap(kube_api, {KEY: json.dumps([NOW - 300, NOW - 200, NOW - 100])})
+    result = run(state="consume")
+    assert result["failed"] is False
     assert result["changed"] is False
     assert result["allowed"] is False
     assert result["exhausted"] is True
     assert result["used"] == 3
     assert result["remaining"] == 0
     assert result["retry_after"] == 3600 - 300
-    assert store.writes == []
+    assert kube_api.writes == []
 
 
-def test_check_exhausted(run, store):
-    store.put({KEY: json.dumps([NOW - 10, NOW - 5])})
-    kind, result, _f = run(budget=2)
-    assert kind == "exit"
+def test_check_exhausted(run, kube_api):
+    put_configmap(kube_api, {KEY: json.dumps([NOW - 10, NOW - 5])})
+    result = run(budget=2)
+    assert result["failed"] is False
     assert result["allowed"] is False and result["exhausted"] is True
     assert result["used"] == 2 and result["remaining"] == 0
-    assert store.writes == []
+    assert kube_api.writes == []
 
 
-def test_uses_outside_the_window_are_pruned_on_write(run, store):
-    store.put({KEY: json.dumps([NOW - 7200, NOW - 3600, NOW - 3599, NOW - 10])})
-    kind, result, _f = run(state="consume")
-    assert kind == "exit"
+def test_uses_outside_the_window_are_pruned_on_write(run, kube_api):
+    put_configmap(kube_api, {KEY: json.dumps([NOW - 7200, NOW - 3600, NOW - 3599, NOW - 10])})
+    result = run(state="consume")
+    assert result["failed"] is False
     assert result["used"] == 3  # two in the window + this one
     assert result["uses"] == [NOW - 3599, NOW - 10, NOW]
-    assert json.loads(store.data[KEY]) == [NOW - 3599, NOW - 10, NOW]
+    assert json.loads(data_of(kube_api)[KEY]) == [NOW - 3599, NOW - 10, NOW]
 
 
-def test_old_uses_do_not_count_for_check(run, store):
-    store.put({KEY: json.dumps([NOW - 7200, NOW - 5000, NOW - 4000])})
-    kind, result, _f = run(window=3600)
-    assert kind == "exit"
+def test_old_uses_do_not_count_for_check(run, kube_api):
+    put_configmap(kube_api, {KEY: json.dumps([NOW - 7200, NOW - 5000, NOW - 4000])})
+    result = run(window=3600)
+    assert result["failed"] is False
     assert result["allowed"] is True and result["used"] == 0
-    assert store.writes == []
+    assert kube_api.writes == []
 
 
-def test_check_mode_consume_computes_without_writing(run, store):
-    store.put({KEY: json.dumps([NOW - 10])})
-    kind, result, _f = run(check_mode=True, state="consume")
-    assert kind == "exit"
+def test_check_mode_consume_computes_without_writing(run, kube_api):
+    put_configmap(kube_api, {KEY: json.dumps([NOW - 10])})
+    result = run(check_mode=True, state="consume")
+    assert result["failed"] is False
     assert result["changed"] is True
     assert result["allowed"] is True
     assert result["used"] == 2
-    assert store.writes == []
-    assert json.loads(store.data[KEY]) == [NOW - 10]
+    assert kube_api.writes == []
+    assert json.loads(data_of(kube_api)[KEY]) == [NOW - 10]
 
 
-def test_check_mode_consume_without_configmap_writes_nothing(run, store):
-    kind, result, _f = run(check_mode=True, state="consume")
-    assert kind == "exit"
+def test_check_mode_consume_without_configmap_writes_nothing(run, kube_api):
+    result = run(check_mode=True, state="consume")
+    assert result["failed"] is False
     assert result["changed"] is True and result["used"] == 1
-    assert store.objects == {}
+    assert kube_api.objects == {} and [m for m, _p in kube_api.requests] == ["GET"]
 
 
-def test_conflict_is_retried_and_no_use_is_lost(run, store):
-    store.put({KEY: json.dumps([NOW - 50])})
-
-    def concurrent_consume(s):  # another run records a use between our read and our write
-        s.put({KEY: json.dumps([NOW - 50, NOW - 1])})
-
-    store.before_write = concurrent_consume
-    kind, result, _f = run(state="consume")
-    assert kind == "exit"
+def test_conflict_is_retried_and_no_use_is_lost(run, kube_api):
+    put_configmap(kube_api, {KEY: json.dumps([NOW - 50])})
+    # another run records a use between our read and our write
+    kube_api.before_write = lambda api: put_configmap(api, {KEY: json.dumps([NOW - 50, NOW - 1])})
+    result = run(state="consume")
+    assert result["failed"] is False
     assert result["used"] == 3
-    assert json.loads(store.data[KEY]) == [NOW - 50, NOW - 1, NOW]
-    assert len(store.writes) == 1
+    assert json.loads(data_of(kube_api)[KEY]) == [NOW - 50, NOW - 1, NOW]
+    assert len(kube_api.writes) == 1
+    assert [m for m, _p in kube_api.requests] == ["GET", "PUT", "GET", "PUT"]
 
 
-def test_conflict_on_create_is_retried(run, store):
-    def concurrent_create(s):
-        s.put({KEY: json.dumps([NOW - 1, NOW - 2])})
-
-    store.before_write = concurrent_create
-    kind, result, _f = run(state="consume", budget=2)
-    assert kind == "exit"
+def test_conflict_on_create_is_retried(run, kube_api):
+    kube_api.before_write = lambda api: put_configmap(api, {KEY: json.dumps([NOW - 1, NOW - 2])})
+    result = run(state="consume", budget=2)
+    assert result["failed"] is False
     assert result["exhausted"] is True
     assert result["changed"] is False
-    assert store.writes == []
+    assert kube_api.writes == []
+    assert [m for m, _p in kube_api.requests] == ["GET", "POST", "GET"]
 
 
-def test_endless_conflicts_fail_clearly(run, store):
-    store.put({})
-    real = store.replace_namespaced_config_map
+def test_endless_conflicts_fail_clearly(run, kube_api):
+    put_configmap(kube_api, {})
 
-    def always_conflict(name, namespace, body, **kwargs):
-        store.objects[(NS, CM)]["metadata"]["resourceVersion"] = store._next_rv()
-        return real(name, namespace, body, **kwargs)
+    def always_conflict(api):
+        api.put(CONFIGMAP, api.get(CONFIGMAP))
+        api.before_write = always_conflict
 
-    store.replace_namespaced_config_map = always_conflict
-    kind, result, _f = run(state="consume")
-    assert kind == "fail"
-    assert "changed under us" in result["msg"]
+    kube_api.before_write = always_conflict
+    result = run(state="consume")
+    assert result["failed"] is True
+    assert result["msg"] == (
+        f"Cannot record the remediation budget {NS}/{CM} key {KEY}: the ConfigMap changed under us 21 times in a row; "
+        "another process keeps writing it. Run again."
+    )
 
 
-def test_corrupt_value_fails_instead_of_resetting(run, store):
-    store.put({KEY: "not json"})
-    kind, result, _f = run(state="consume")
-    assert kind == "fail"
+def test_corrupt_value_fails_instead_of_resetting(run, kube_api):
+    put_configmap(kube_api, {KEY: "not json"})
+    result = run(state="consume")
+    assert result["failed"] is True
     assert result["msg"].startswith(f"Cannot read the remediation budget {NS}/{CM} key {KEY}")
-    assert store.writes == []
+    assert kube_api.writes == []
 
 
 @pytest.mark.parametrize(
@@ -259,16 +242,37 @@ def test_corrupt_value_fails_instead_of_resetting(run, store):
         ({"state": "spend"}, "value of state must be one of"),
     ],
 )
-def test_bad_input_is_refused_before_any_call(run, store, args, text):
-    kind, result, factory = run(**args)
-    assert kind == "fail"
+def test_bad_input_is_refused_before_any_call(run, kube_api, connect, args, text):
+    result = run(**args)
+    assert result["failed"] is True
     assert text in result["msg"]
-    assert factory.call_count == 0
+    assert connect.call_count == 0
+    assert kube_api.requests == []
 
 
-def test_forbidden_is_a_clear_message(run, store):
-    store.read_namespaced_config_map = mock.Mock(side_effect=ApiException(status=403, reason="Forbidden"))
-    kind, result, _f = run()
-    assert kind == "fail"
-    assert result["msg"].startswith(f"Cannot read ConfigMap {NS}/{CM}: 403 Forbidden.")
-    assert "permission to get configmaps in namespace voicehive" in result["msg"]
+RBAC_HINT = "; check the Role bound to the remediation service account."
+
+
+@pytest.mark.parametrize(
+    "method, path, status, message, expected",
+    [
+        ("GET", CONFIGMAP, 403, 'configmaps "voicehive-remediation-budget" is forbidden',
+         f'Cannot read ConfigMap {NS}/{CM}: 403 Forbidden: configmaps "voicehive-remediation-budget" is forbidden. '
+         f"The credentials lack the RBAC permission to get configmaps in namespace voicehive{RBAC_HINT}"),
+        ("POST", CONFIGMAP.rsplit("/", 1)[0], 403, "configmaps is forbidden",
+         f"Cannot create ConfigMap {NS}/{CM}: 403 Forbidden: configmaps is forbidden. "
+         f"The credentials lack the RBAC permission to create configmaps in namespace voicehive{RBAC_HINT}"),
+        ("POST", CONFIGMAP.rsplit("/", 1)[0], 404, 'namespaces "voicehive" not found',
+         f'Cannot create ConfigMap {NS}/{CM}: 404 Not Found: namespaces "voicehive" not found. '
+         "Check that namespace voicehive exists."),
+        ("POST", CONFIGMAP.rsplit("/", 1)[0], 422, 'ConfigMap "x" is invalid',
+         f'Cannot create ConfigMap {NS}/{CM}: 422 Unprocessable Entity: ConfigMap "x" is invalid. '
+         "The API server refused the object as invalid."),
+    ],
+    ids=["forbidden-read", "forbidden-create", "no-namespace", "invalid"],
+)  # fmt: skip
+def test_api_errors_are_clear_messages(run, kube_api, method, path, status, message, expected):
+    kube_api.fail[(method, path)] = (status, message)
+    result = run(state="consume")
+    assert result["failed"] is True
+    assert result["msg"] == expected

@@ -9,32 +9,30 @@
 
 - ``k8s_common_argument_spec()``: the connection options, documented by the
   ``voicehive.remediation.kubernetes`` doc fragment, named as in kubernetes.core.
-- ``Operation``, ``perform()``, ``operation_main()``, ``KubeObject``: a module that reads and writes one namespaced
-  object (lease_lock, remediation_budget, k8s_secret_key) with the collection's own client
+- ``Operation``, ``perform()``, ``operation_main()``, ``KubeObject``: a module that reads and writes namespaced
+  objects (lease_lock, remediation_budget, k8s_secret_key, vault_kubernetes_login) with the collection's own client
   (``_kube_read.KubeConnection``, plain JSON dicts). Its action plugin runs the same ``Operation`` in the worker
-  process when the connection is local (``plugin_utils/_in_process.py``).
-- ``K8sModule``: an ``AnsibleModule`` with those options merged into the module's own spec.
-- ``build_api_client(params)`` / ``api_client(module)`` / ``core_api(module)``: a ``kubernetes.client`` API client
-  from the same options, for the modules that still use the kubernetes library (vault_kubernetes_login,
-  pms_token). The library is imported only there: importing it costs about half a second.
-- ``api_error_message()``: a failed API call (``KubeReadError`` or the library's ``ApiException``) ->
-  "Cannot read Lease ns/name: 403 Forbidden: ...".
-- ``to_plain()``, ``format_microtime()``, ``parse_time()``: plain dicts and times for API objects.
-- ``K8sModuleError``, ``NamespacedObject``, ``empty_options()``, ``refuse_invalid()``, ``k8s_main()``: the
-  scaffolding of a module on one namespaced object.
+  process when the connection is local (``plugin_utils/_in_process.py``). ``with_connection()`` is the connection
+  part alone, for a module that needs the API server only sometimes (pms_token).
+- ``api_error_message()``: a failed API call (``KubeReadError``) -> "Cannot read Lease ns/name: 403 Forbidden: ...".
+- ``format_microtime()``, ``parse_time()``, ``body_for_replace()``, ``managed_metadata()``: times and bodies of API
+  objects.
+- ``K8sModuleError``, ``NamespacedObject``, ``KubeSecret``, ``empty_options()``, ``refuse_invalid()``: the
+  scaffolding of a module on namespaced objects.
+
+The kubernetes library is never imported here (it costs about half a second); only ``_kube_read`` falls back to it
+for a kubeconfig user with an ``exec`` or ``auth-provider`` plugin.
 """
 
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import json
-import os
 import re
 import typing as t
 from urllib.parse import quote
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.voicehive.remediation.plugins.module_utils._kube_read import (
     KubeConfigError,
@@ -44,11 +42,6 @@ from ansible_collections.voicehive.remediation.plugins.module_utils._kube_read i
 )
 from ansible_collections.voicehive.remediation.plugins.module_utils._redact import redact_url
 
-# Whether the kubernetes library is installed; it is imported only where a module builds its client.
-HAS_KUBERNETES = importlib.util.find_spec("kubernetes") is not None
-KUBERNETES_IMPORT_ERROR = None if HAS_KUBERNETES else "ModuleNotFoundError: No module named 'kubernetes'"
-
-KUBERNETES_LIBRARY = "kubernetes"
 MICROTIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 UTC = datetime.timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11, modules may run on older targets
 MANAGED_BY_LABEL = {"app.kubernetes.io/managed-by": "voicehive-remediation"}
@@ -66,10 +59,6 @@ _TIME_RE = re.compile(
 )
 
 
-class K8sConfigError(Exception):
-    """The connection options cannot produce a client; the message is safe to show."""
-
-
 def k8s_common_argument_spec() -> dict[str, t.Any]:
     """Connection options of every Kubernetes module; see the ``voicehive.remediation.kubernetes`` doc fragment."""
     return dict(
@@ -85,125 +74,14 @@ def k8s_common_argument_spec() -> dict[str, t.Any]:
     )
 
 
-class K8sModule(AnsibleModule):
-    """An AnsibleModule with the common Kubernetes connection options merged in.
-
-    The module's own ``argument_spec`` wins on a name clash.
-    """
-
-    def __init__(self, argument_spec: dict[str, t.Any] | None = None, **kwargs: t.Any) -> None:
-        spec = k8s_common_argument_spec()
-        spec.update(argument_spec or {})
-        super().__init__(argument_spec=spec, **kwargs)
-
-
-def require_kubernetes(module: AnsibleModule) -> None:
-    """Fail the module cleanly when the kubernetes library is missing (for the modules that build its client)."""
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib(KUBERNETES_LIBRARY), exception=KUBERNETES_IMPORT_ERROR)
-
-
-def build_api_client(params: dict[str, t.Any]) -> t.Any:
-    """Build a ``kubernetes.client.ApiClient`` from the connection options.
-
-    - ``host`` without ``kubeconfig``/``context``: host + api_key / client cert + ca_cert only.
-    - otherwise the kubeconfig (``kubeconfig`` path, list of paths joined by the path separator, or
-      dict; else ``$KUBECONFIG`` or ``~/.kube/config``; else the in-cluster service account), then
-      ``host``, ``api_key``, ``ca_cert``, ``validate_certs``, ``client_cert``, ``client_key`` and
-      ``proxy`` override what it says.
-
-    Builds only, nothing is sent. Raises ``K8sConfigError`` with a message that never carries a secret.
-    """
-    if not HAS_KUBERNETES:
-        raise K8sConfigError(missing_required_lib(KUBERNETES_LIBRARY))
-    import kubernetes.client
-    import kubernetes.config
-
-    kubeconfig = params.get("kubeconfig")
-    context = params.get("context")
-    host = params.get("host")
-    api_key = params.get("api_key")
-
-    configuration = kubernetes.client.Configuration()
-    if not (host and not kubeconfig and not context):
-        try:
-            if isinstance(kubeconfig, dict):
-                kubernetes.config.load_kube_config_from_dict(
-                    config_dict=kubeconfig, context=context, client_configuration=configuration, persist_config=False
-                )
-            elif kubeconfig or context or _default_kubeconfig_exists(kubernetes.config):
-                if kubeconfig is not None and not isinstance(kubeconfig, str):
-                    raise K8sConfigError("kubeconfig must be a path or a dictionary")
-                config_file = os.path.expanduser(kubeconfig) if kubeconfig else None
-                kubernetes.config.load_kube_config(
-                    config_file=config_file, context=context, client_configuration=configuration, persist_config=False
-                )
-            elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-                kubernetes.config.load_incluster_config(client_configuration=configuration)
-            elif not api_key:
-                raise K8sConfigError(
-                    "no connection settings: set host and api_key (and ca_cert), or kubeconfig (and context); "
-                    "no kubeconfig was found at ~/.kube/config"
-                )
-        except kubernetes.config.ConfigException as exc:
-            raise K8sConfigError(f"cannot load the kubeconfig: {redact_url(str(exc))}") from None
-        except OSError as exc:
-            raise K8sConfigError(f"cannot read the kubeconfig: {exc.strerror or exc}") from None
-
-    if host:
-        configuration.host = host.rstrip("/")
-    if api_key:
-        token = api_key.strip()
-        header = token if token.lower().startswith("bearer ") else f"Bearer {token}"
-        # the kubeconfig loader sets 'BearerToken' and a hook that re-sets it before every request
-        configuration.api_key = {"BearerToken": header, "authorization": header}
-        configuration.api_key_prefix = {}
-        configuration.refresh_api_key_hook = None
-    if params.get("ca_cert"):
-        configuration.ssl_ca_cert = params["ca_cert"]
-    if params.get("validate_certs") is not None:
-        configuration.verify_ssl = bool(params["validate_certs"])
-    if params.get("client_cert"):
-        configuration.cert_file = params["client_cert"]
-    if params.get("client_key"):
-        configuration.key_file = params["client_key"]
-    if params.get("proxy"):
-        configuration.proxy = params["proxy"]
-    return kubernetes.client.ApiClient(configuration=configuration)
-
-
-def _default_kubeconfig_exists(library_config: t.Any) -> bool:
-    location = getattr(library_config, "KUBE_CONFIG_DEFAULT_LOCATION", "~/.kube/config")
-    return any(os.path.exists(os.path.expanduser(p)) for p in str(location).split(os.pathsep) if p)
-
-
-def api_client(module: AnsibleModule) -> t.Any:
-    """``build_api_client(module.params)``, failing the module with a clear message."""
-    try:
-        return build_api_client(module.params)
-    except K8sConfigError as exc:
-        module.fail_json(msg=f"Cannot configure the Kubernetes client: {exc}")
-    except Exception as exc:  # the library raises a variety of errors on odd kubeconfigs
-        module.fail_json(
-            msg=f"Cannot configure the Kubernetes client: {type(exc).__name__}: {redact_url(str(exc))}",
-        )
-
-
-def core_api(module: AnsibleModule) -> t.Any:
-    """The ``CoreV1Api`` client factory (Secrets, ServiceAccount tokens, ...)."""
-    import kubernetes.client
-
-    return kubernetes.client.CoreV1Api(api_client(module))
-
-
 # ---------------------------------------------------------------------------------------------
 # errors
 # ---------------------------------------------------------------------------------------------
 
 
 def http_status(exc: BaseException) -> int | None:
-    """The HTTP status of a failed API call: of a ``KubeReadError`` or of the kubernetes library's ``ApiException``
-    (both carry ``status``, ``reason`` and ``body``); ``None`` when the API server did not answer."""
+    """The HTTP status of a failed API call (a ``KubeReadError``, which carries ``status``, ``reason`` and ``body``);
+    ``None`` when the API server did not answer."""
     status = getattr(exc, "status", None)
     return status if isinstance(status, int) and not isinstance(status, bool) and status > 0 else None
 
@@ -263,7 +141,7 @@ def api_error_message(verb: str, kind: str, namespace: str, name: str, exc: Base
         return redact_url(f"{msg}. {hint}".strip() if hint else f"{msg}.")
     if isinstance(exc, KubeReadError):  # no answer, or no JSON: its message says which
         return redact_url(f"{what}: {exc}.")
-    # connection errors (urllib3), timeouts, TLS problems
+    # anything else that went wrong on the way (OSError, TLS problems)
     text = " ".join(str(exc).split()) or type(exc).__name__
     return redact_url(f"{what}: cannot reach the Kubernetes API server ({type(exc).__name__}: {text[:400]}).")
 
@@ -316,33 +194,6 @@ def parse_time(value: t.Any) -> datetime.datetime | None:
         offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         return (parsed - sign * offset).replace(tzinfo=UTC)
     return parsed.replace(tzinfo=UTC)
-
-
-def to_plain(obj: t.Any) -> t.Any:
-    """An API object (a kubernetes model or a dict) as plain JSON data with the API's camelCase keys.
-
-    Datetimes become MicroTime strings. ``None`` attributes of models are left out.
-    """
-    if obj is None or isinstance(obj, (str, bool, int, float)):
-        return obj
-    if isinstance(obj, datetime.datetime):
-        return format_microtime(obj)
-    if isinstance(obj, datetime.date):
-        return obj.isoformat()
-    if isinstance(obj, (list, tuple)):
-        return [to_plain(item) for item in obj]
-    if isinstance(obj, dict):
-        return {key: to_plain(value) for key, value in obj.items()}
-    types = getattr(obj, "openapi_types", None)
-    attribute_map = getattr(obj, "attribute_map", None)
-    if isinstance(types, dict) and isinstance(attribute_map, dict):
-        out = {}
-        for attr in types:
-            value = getattr(obj, attr, None)
-            if value is not None:
-                out[attribute_map.get(attr, attr)] = to_plain(value)
-        return out
-    return str(obj)
 
 
 def body_for_replace(obj: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -399,7 +250,8 @@ class NamespacedObject:
 
 class KubeObject(NamespacedObject):
     """A ``NamespacedObject`` of a module (or its stand-in, ``module``; the options ``namespace`` and ``NAME_OPTION``
-    name it), read and written as plain JSON through a ``KubeConnection`` (``conn``).
+    name it unless ``namespace`` and ``name`` are given), read and written as plain JSON through a ``KubeConnection``
+    (``conn``).
 
     ``read()`` is ``None`` when there is none (404); ``create(body)`` and ``replace(body)`` (which carries the
     ``resourceVersion`` that was read) are ``None`` on a conflict (409), so the caller reads again.
@@ -409,12 +261,14 @@ class KubeObject(NamespacedObject):
     PLURAL = ""  # the resource name in paths (leases, configmaps, secrets)
     NAME_OPTION = "name"  # the module option that names the object
 
-    def __init__(self, module: t.Any, conn: KubeConnection) -> None:
+    def __init__(
+        self, module: t.Any, conn: KubeConnection, namespace: str | None = None, name: str | None = None
+    ) -> None:
         self.module = module
         self.conn = conn
         self.params = module.params
-        self.namespace = self.params["namespace"]
-        self.name = self.params[self.NAME_OPTION]
+        self.namespace = self.params["namespace"] if namespace is None else namespace
+        self.name = self.params[self.NAME_OPTION] if name is None else name
 
     def path(self, named: bool = True) -> str:
         """The object's path, or with ``named=False`` the path of its collection (where it is created)."""
@@ -436,6 +290,14 @@ class KubeObject(NamespacedObject):
         return self._request("replace", "PUT", self.path(), 409, body)
 
 
+class KubeSecret(KubeObject):
+    """A Secret (its ``data`` is base64)."""
+
+    KIND = "Secret"
+    RESOURCE = "secrets"
+    PLURAL = "secrets"
+
+
 def empty_options(params: dict[str, t.Any], names: t.Iterable[str]) -> list[str]:
     """``"<name> must not be empty"`` for each of the string options ``names`` that is empty or blank."""
     return [f"{name} must not be empty" for name in names if not (params.get(name) or "").strip()]
@@ -449,20 +311,6 @@ def refuse_invalid(module: AnsibleModule, module_name: str, errors: list[str]) -
     """Fail the module, before anything is touched, when its options have ``errors``."""
     if errors:
         module.fail_json(msg=invalid_options_message(module_name, errors))
-
-
-def k8s_main(
-    argument_spec: dict[str, t.Any],
-    check_params: t.Callable[[t.Any], None],
-    client_factory: t.Callable[[t.Any], t.Any],
-    run_module: t.Callable[[t.Any, t.Any], None],
-) -> None:
-    """The ``main()`` of a module on the kubernetes library: build the module, refuse bad options, build the
-    client, run."""
-    module = K8sModule(argument_spec=argument_spec, supports_check_mode=True)
-    require_kubernetes(module)
-    check_params(module)
-    run_module(module, client_factory(module))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,24 +339,35 @@ class Operation(t.NamedTuple):
         return spec
 
 
-def perform(operation: Operation, module: t.Any) -> dict[str, t.Any]:
-    """Connect with ``module.params``, run ``operation`` and close the connection: the result, or ``failed`` and
-    ``msg`` (with the operation's ``fail_fields``) when it could not be done."""
+def with_connection(params: dict[str, t.Any], work: t.Callable[[KubeConnection], dict[str, t.Any]]) -> dict[str, t.Any]:
+    """``work(conn)`` with a connection made from the connection options in ``params``, closed afterwards; ``failed``
+    and ``msg`` when the options cannot make one (nothing is sent then)."""
     try:
-        conn = connect(module.params)
+        conn = connect(params)
     except KubeConfigError as exc:
         return dict(failed=True, msg=f"Cannot configure the Kubernetes client: {exc}")
     try:
-        return operation.run(module, conn)
-    except K8sModuleError as exc:
-        return dict(failed=True, msg=str(exc), **{**operation.fail_fields, **exc.fields})
+        return work(conn)
     finally:
         conn.close()
 
 
+def perform(operation: Operation, module: t.Any) -> dict[str, t.Any]:
+    """Connect with ``module.params``, run ``operation`` and close the connection: the result, or ``failed`` and
+    ``msg`` (with the operation's ``fail_fields``) when it could not be done."""
+
+    def work(conn: KubeConnection) -> dict[str, t.Any]:
+        try:
+            return operation.run(module, conn)
+        except K8sModuleError as exc:
+            return dict(failed=True, msg=str(exc), **{**operation.fail_fields, **exc.fields})
+
+    return with_connection(module.params, work)
+
+
 def operation_main(operation: Operation) -> None:
     """The ``main()`` of a module that is an ``Operation``: build the module, refuse bad options, perform it."""
-    module = K8sModule(argument_spec=operation.argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=operation.full_argument_spec(), supports_check_mode=True)
     refuse_invalid(module, operation.name, operation.validate(module.params))
     result = perform(operation, module)
     if result.pop("failed", False):

@@ -26,7 +26,7 @@ import typing as t
 from ansible_collections.voicehive.remediation.plugins.module_utils._k8s import (
     MAX_CONFLICTS,
     K8sModuleError,
-    KubeObject,
+    KubeSecret,
     Operation,
     body_for_replace,
     empty_options,
@@ -151,10 +151,7 @@ def generate(size: int, encoding: str) -> bytes:
     return raw.hex().encode("ascii") if encoding == "hex" else base64.b64encode(raw)
 
 
-class SecretKey(KubeObject):
-    KIND = "Secret"
-    RESOURCE = "secrets"
-    PLURAL = "secrets"
+class SecretKey(KubeSecret):
     ERROR = SecretKeyError
 
     def __init__(self, module: t.Any, conn: t.Any) -> None:

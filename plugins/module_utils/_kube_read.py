@@ -6,8 +6,8 @@
 # it may change at any time. Do not use it from other collections.
 
 """Kubernetes API access without the kubernetes library: the reads of ``site_info`` (one GET per list, summaries of
-what diagnoses need) and the requests of the collection's Kubernetes write modules (``lease_lock``,
-``remediation_budget``, ``k8s_secret_key``).
+what diagnoses need) and the requests of the collection's other Kubernetes modules (``lease_lock``,
+``remediation_budget``, ``k8s_secret_key``, ``vault_kubernetes_login``, ``pms_token`` with a Secret as its store).
 
 Why not the kubernetes library: importing it costs about half a second (it loads every model
 class), more than all the reads of a namespace together, or than the one or two requests of a write module.
@@ -356,7 +356,7 @@ def _in_cluster() -> dict[str, t.Any]:
 
 
 def connect(params: dict[str, t.Any]) -> KubeConnection:
-    """A ``KubeConnection`` from the common Kubernetes options, resolved as ``_k8s.build_api_client`` does.
+    """A ``KubeConnection`` from the common Kubernetes options, resolved as the kubernetes library's loaders do.
 
     - ``host`` without ``kubeconfig``/``context``: host + api_key / client certificate + ca_cert only;
     - otherwise the kubeconfig (option, ``$KUBECONFIG``, ``~/.kube/config``) or, without one, the in-cluster

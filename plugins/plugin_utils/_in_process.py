@@ -14,10 +14,12 @@ environment, so the action plugin runs the same code (kept in ``module_utils``) 
 connection, with ``become``, a task ``environment`` or ``async``, the module runs as the ``normal`` action runs it.
 
 - ``InProcessAction``: that choice (``MODULE``, the module's FQCN; ``run_here()``, the in-process run), the
-  argument validation with the no_log values (``validated()``) and the masked result (``finish()``).
-- ``ModuleStandIn``: what a module's code uses of its ``AnsibleModule``: params, check mode, warnings, no_log values.
+  argument validation with the no_log values (``validated()``), the module's stand-in (``stand_in()``) and the
+  masked result (``finish()``).
+- ``ModuleStandIn``: what a module's code uses of its ``AnsibleModule``: params, check and diff mode, warnings,
+  no_log values.
 - ``KubeOperationAction``: the action plugin of a Kubernetes module that is a ``_k8s.Operation`` (lease_lock,
-  remediation_budget, k8s_secret_key).
+  remediation_budget, k8s_secret_key, vault_kubernetes_login).
 """
 
 from __future__ import annotations
@@ -73,11 +75,16 @@ class InProcessAction(ActionBase):
         """The module's work, done in-process; ``result`` is what ``ActionBase.run()`` started."""
         raise NotImplementedError
 
-    def validated(self, argument_spec: dict[str, t.Any]) -> tuple[dict[str, t.Any], set[str]]:
-        """The task's arguments checked against the module's ``argument_spec`` (the task fails when they do not
-        fit), and the values of its no_log options."""
-        validation, params = self.validate_argument_spec(argument_spec=argument_spec)
+    def validated(self, argument_spec: dict[str, t.Any], **constraints: t.Any) -> tuple[dict[str, t.Any], set[str]]:
+        """The task's arguments checked against the module's ``argument_spec`` and ``constraints``
+        (``mutually_exclusive``, ``required_if``, ... as the module gives them to ``AnsibleModule``; the task fails
+        when they do not fit), and the values of its no_log options."""
+        validation, params = self.validate_argument_spec(argument_spec=argument_spec, **constraints)
         return params, set(validation._no_log_values)
+
+    def stand_in(self, params: dict[str, t.Any], no_log_values: t.Iterable[str]) -> ModuleStandIn:
+        """The module's stand-in for the module's code, in the task's check and diff mode."""
+        return ModuleStandIn(params, bool(self._play_context.check_mode), no_log_values, bool(self._task.diff))
 
     @staticmethod
     def finish(
@@ -93,11 +100,15 @@ class InProcessAction(ActionBase):
 
 class ModuleStandIn:
     """What a module's code uses of its ``AnsibleModule`` when an action plugin runs it: ``params``,
-    ``check_mode``, ``warn()`` (collected in ``warnings``) and ``no_log_values`` (masked in the result)."""
+    ``check_mode``, ``_diff`` (diff mode, named as ``AnsibleModule`` names it), ``warn()`` (collected in
+    ``warnings``) and ``no_log_values`` (masked in the result)."""
 
-    def __init__(self, params: dict[str, t.Any], check_mode: bool, no_log_values: t.Iterable[str] = ()) -> None:
+    def __init__(
+        self, params: dict[str, t.Any], check_mode: bool, no_log_values: t.Iterable[str] = (), diff: bool = False
+    ) -> None:
         self.params = params
         self.check_mode = check_mode
+        self._diff = diff
         self.no_log_values = set(no_log_values)
         self.warnings: list[str] = []
 
@@ -117,5 +128,5 @@ class KubeOperationAction(InProcessAction):
         errors = operation.validate(params)
         if errors:
             raise AnsibleActionFail(invalid_options_message(operation.name, errors))
-        module = ModuleStandIn(params, bool(self._play_context.check_mode), no_log_values)
+        module = self.stand_in(params, no_log_values)
         return self.finish(result, perform(operation, module), module.no_log_values, module.warnings)

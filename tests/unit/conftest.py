@@ -9,11 +9,14 @@
 - ``run_module``: runs a module's ``main()`` with arguments given through
   ``ansible.module_utils.testing.patch_module_args`` (ansible-core >= 2.19) and returns the
   exit_json / fail_json payload as a dict (``failed`` tells which).
+- ``module_process``: runs a module in a Python of its own, as Ansible starts it, and tells whether the
+  kubernetes library was imported.
 - ``redis_server``: a private ``redis-server`` on 127.0.0.1 and a random free port, with a
   password, no persistence; ``redis_db`` gives a client on it and empties it around each test.
 - ``http_server``: a local HTTP server answering from routes (or an ``app``), recording every request.
 - ``kube_api``: a fake Kubernetes API server on it (``FakeKubeApi``: namespaced objects with the API
-  server's resourceVersion semantics) for the modules on the collection's own client.
+  server's resourceVersion semantics, TokenRequests of service accounts) for the modules on the collection's own
+  client.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -112,6 +116,44 @@ def run_module(module_results, monkeypatch):
         with patch_module_args(args), pytest.raises(AnsibleExitJson) as caught:
             main()
         return caught.value.result
+
+    return _run
+
+
+MODULE_PROCESS = """
+import atexit, importlib, sys
+module, kubernetes = sys.argv.pop(2), sys.argv.pop(2)  # the module reads its arguments from sys.argv[1] alone
+if kubernetes == "blocked":
+    sys.modules["kubernetes"] = None  # importing it fails, as where it is not installed
+atexit.register(lambda: sys.stderr.write("KUBERNETES_IMPORTED=%s" % bool(sys.modules.get("kubernetes"))))
+importlib.import_module("ansible_collections.voicehive.remediation.plugins.modules." + module).main()
+"""
+
+
+@pytest.fixture
+def module_process(tmp_path):
+    """``module_process(module, args, kubernetes="installed")`` -> ``(result, kubernetes_imported)``: the module
+    (its short name) run in a Python of its own, as Ansible starts it, without the VAULT_* and K8S_AUTH_* variables;
+    ``kubernetes="blocked"`` makes importing the kubernetes library fail, as where it is not installed."""
+
+    def _run(module: str, args: dict, kubernetes: str = "installed") -> tuple[dict, bool]:
+        import json
+
+        path = tmp_path / f"{module}-args.json"
+        path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "K8S_AUTH_"))}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        proc = subprocess.run(
+            [sys.executable, "-c", MODULE_PROCESS, str(path), module, kubernetes],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode in (0, 1), proc.stderr  # 1: the module failed (fail_json)
+        assert "KUBERNETES_IMPORTED=" in proc.stderr, proc.stderr
+        return json.loads(proc.stdout), "KUBERNETES_IMPORTED=True" in proc.stderr
 
     return _run
 
@@ -255,8 +297,11 @@ def http_server():
 
 
 # --------------------------------------------------------------------------------------------
-# A fake Kubernetes API server for the modules that write (lease_lock, remediation_budget, k8s_secret_key)
+# A fake Kubernetes API server for the modules that write (lease_lock, remediation_budget, k8s_secret_key,
+# vault_kubernetes_login, pms_token)
 # --------------------------------------------------------------------------------------------
+
+TOKEN_REQUEST_PATH = re.compile(r"/api/v1/namespaces/([^/]+)/serviceaccounts/([^/]+)/token")
 
 
 class FakeKubeApi:
@@ -270,6 +315,9 @@ class FakeKubeApi:
       (it may set itself again to keep playing).
     - ``fail[(method, path)] = (status, message)``: answer that request with an error ``Status``.
     - ``writes``: ``(verb, body sent)`` of every accepted create/replace; ``requests``: ``(method, path)`` of all.
+    - TokenRequests (``POST .../serviceaccounts/<name>/token``) of the ``(namespace, name)`` in ``service_accounts``
+      are answered with ``issue(namespace, name, spec)`` as ``status.token`` (no token when it returns ``None``),
+      others with 404; ``token_requests`` records their bodies. They are not writes.
     """
 
     def __init__(self, rv: int = 100) -> None:
@@ -280,6 +328,9 @@ class FakeKubeApi:
         self.before_write = None
         self.fail: dict[tuple[str, str], tuple[int, str]] = {}
         self.url = ""
+        self.service_accounts: set[tuple[str, str]] = set()
+        self.issue = lambda namespace, name, spec: "sa-jwt-" + secrets.token_urlsafe(24)
+        self.token_requests: list[dict] = []
 
     def next_rv(self) -> str:
         self.rv += 1
@@ -320,6 +371,9 @@ class FakeKubeApi:
         if headers.get("Content-Type") != "application/json":
             return self.status(415, "UnsupportedMediaType", f"unsupported media type {headers.get('Content-Type')}")
         body = json.loads(raw)
+        account = TOKEN_REQUEST_PATH.fullmatch(path)
+        if account and method == "POST":
+            return self.token_request(account.group(1), account.group(2), body)
         if self.before_write:
             hook, self.before_write = self.before_write, None
             hook(self)
@@ -336,6 +390,14 @@ class FakeKubeApi:
                 return self.status(409, "Conflict", "the object has been modified; please apply your changes")
         self.writes.append((verb, copy.deepcopy(body)))
         return code, copy.deepcopy(self.put(target, body))
+
+    def token_request(self, namespace: str, name: str, body: dict) -> tuple[int, dict]:
+        self.token_requests.append(body)
+        if (namespace, name) not in self.service_accounts:
+            return self.status(404, "NotFound", f'serviceaccounts "{name}" not found')
+        token = self.issue(namespace, name, body.get("spec") or {})
+        status = {"token": token, "expirationTimestamp": "2099-01-01T00:00:00Z"} if token is not None else {}
+        return 201, dict(body, status=status)
 
 
 @pytest.fixture

@@ -2,18 +2,14 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The action plugins of lease_lock, remediation_budget and k8s_secret_key: in-process against a fake Kubernetes API
-server (``kube_api``) with a local connection, the module otherwise; the same results and messages as the module,
-failures returned (not raised), no_log values masked, module_defaults of the action group applied."""
+server (``kube_api``) with a local connection, the module otherwise (also vault_kubernetes_login's and pms_token's,
+tested in test_vault_login_and_pms_token_actions.py); the same results and messages as the module, failures returned
+(not raised), no_log values masked, module_defaults of the action group applied."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -21,8 +17,10 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.voicehive.remediation.plugins.action import k8s_secret_key as secret_action
 from ansible_collections.voicehive.remediation.plugins.action import lease_lock as lock_action
+from ansible_collections.voicehive.remediation.plugins.action import pms_token as pms_token_action
 from ansible_collections.voicehive.remediation.plugins.action import remediation_budget as budget_action
 from ansible_collections.voicehive.remediation.plugins.action import site_info as site_info_action
+from ansible_collections.voicehive.remediation.plugins.action import vault_kubernetes_login as vault_login_action
 from ansible_collections.voicehive.remediation.plugins.module_utils import _remediation_budget
 from ansible_collections.voicehive.remediation.plugins.modules import remediation_budget
 
@@ -32,11 +30,12 @@ LEASE = f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases/voicehive-remediat
 CONFIGMAP = f"/api/v1/namespaces/{NS}/configmaps/voicehive-remediation-budget"
 SECRET = f"/api/v1/namespaces/{NS}/secrets/jwt-secret"
 NOW = 1_800_000_000
-ROOT = Path(__file__).resolve().parents[4]
 
 LOCK_ARGS = {"namespace": NS, "holder": "run-a"}
 BUDGET_ARGS = {"namespace": NS, "action": "rollout_restart", "target": "deployment/orchestrator", "state": "consume"}
 SECRET_ARGS = {"namespace": NS, "name": "jwt-secret", "key": "secret", "create": True}
+VAULT_LOGIN_ARGS = {"namespace": NS, "service_account": "sa", "role": "r", "vault_url": "http://127.0.0.1:1"}
+PMS_TOKEN_ARGS = {"client_id": "c", "client_secret": "s", "identity_url": "http://127.0.0.1:1"}
 
 
 def action_for(make_action, cls, args, transport="local", check_mode=False):
@@ -176,6 +175,8 @@ ACTIONS = [
     (lock_action.ActionModule, "voicehive.remediation.lease_lock", LOCK_ARGS),
     (budget_action.ActionModule, "voicehive.remediation.remediation_budget", BUDGET_ARGS),
     (secret_action.ActionModule, "voicehive.remediation.k8s_secret_key", SECRET_ARGS),
+    (vault_login_action.ActionModule, "voicehive.remediation.vault_kubernetes_login", VAULT_LOGIN_ARGS),
+    (pms_token_action.ActionModule, "voicehive.remediation.pms_token", PMS_TOKEN_ARGS),
     (site_info_action.ActionModule, "voicehive.remediation.site_info", {"timeout": 1}),
 ]
 
@@ -212,49 +213,19 @@ def test_empty_task_environment_still_runs_here(make_action, kube_api):
 # module_defaults of the action group reach the action plugins (a real ansible-playbook run)
 # ---------------------------------------------------------------------------------------------
 
-PLAYBOOK = """
-- name: Probe the Kubernetes action plugins
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  module_defaults:
-    group/voicehive.remediation.kubernetes:
-      host: "{url}"
-      api_key: "{token}"
-  tasks:
-    - name: Take the lock
-      voicehive.remediation.lease_lock: {{namespace: voicehive, holder: run-a}}
-    - name: Consume the budget
-      voicehive.remediation.remediation_budget: {{namespace: voicehive, action: a, target: t, state: consume}}
-    - name: Make sure of the secret
-      voicehive.remediation.k8s_secret_key: {{namespace: voicehive, name: jwt-secret, key: secret, create: true}}
+TASKS = """
+- name: Take the lock
+  voicehive.remediation.lease_lock: {namespace: voicehive, holder: run-a}
+- name: Consume the budget
+  voicehive.remediation.remediation_budget: {namespace: voicehive, action: a, target: t, state: consume}
+- name: Make sure of the secret
+  voicehive.remediation.k8s_secret_key: {namespace: voicehive, name: jwt-secret, key: secret, create: true}
 """
 
 
-def test_module_defaults_of_the_group_reach_the_action_plugins(kube_api, tmp_path):
-    import ansible_collections.voicehive.remediation as collection
-
-    collections_root = Path(next(iter(collection.__path__))).parents[2]
-    playbook = tmp_path / "probe.yml"
-    playbook.write_text(textwrap.dedent(PLAYBOOK.format(url=kube_api.url, token=TOKEN)))
-    env = dict(
-        os.environ,
-        HOME=str(tmp_path),  # no ~/.kube/config: the connection can only come from module_defaults
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(collections_root),
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-    )
-    env.pop("KUBECONFIG", None)
-    out = subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-vvv", str(playbook)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+def test_module_defaults_of_the_group_reach_the_action_plugins(kube_api, ansible_playbook):
+    # no ~/.kube/config: the connection can only come from module_defaults
+    out = ansible_playbook(TASKS, {"host": kube_api.url, "api_key": TOKEN})
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "ok=3" in out.stdout and "failed=0" in out.stdout
     assert [verb for verb, _body in kube_api.writes] == ["create", "create", "create"]

@@ -10,17 +10,14 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-import kubernetes.client
-import kubernetes.config
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from ansible_collections.voicehive.remediation.plugins.module_utils import _k8s, _kube_read
 
 TOKEN = "eyJhbGciOi-secret-token"
+PLUGINS = Path(_k8s.__file__).parents[1]
 UTC = datetime.UTC
 
 
@@ -28,12 +25,6 @@ def params(**overrides):
     base = {k: None for k in _k8s.k8s_common_argument_spec()}
     base.update(overrides)
     return base
-
-
-@pytest.fixture
-def no_default_kubeconfig(monkeypatch, tmp_path):
-    monkeypatch.setattr(kubernetes.config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "none"), raising=False)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
 
 
 def test_argument_spec_matches_kubernetes_core_names():
@@ -45,117 +36,6 @@ def test_argument_spec_matches_kubernetes_core_names():
     assert spec["api_key"]["fallback"][1] == ["K8S_AUTH_API_KEY"]
     assert "ssl_ca_cert" in spec["ca_cert"]["aliases"]
     assert "verify_ssl" in spec["validate_certs"]["aliases"]
-
-
-def test_host_and_api_key_without_kubeconfig(no_default_kubeconfig, tmp_path):
-    ca = tmp_path / "ca.crt"
-    ca.write_text("x")
-    client = _k8s.build_api_client(
-        params(
-            host="https://127.0.0.1:16443/", api_key=TOKEN, ca_cert=str(ca), validate_certs=True, proxy="http://p:3128"
-        )
-    )
-    config = client.configuration
-    assert config.host == "https://127.0.0.1:16443"
-    assert config.auth_settings()["BearerToken"]["value"] == f"Bearer {TOKEN}"
-    assert config.ssl_ca_cert == str(ca)
-    assert config.verify_ssl is True
-    assert config.proxy == "http://p:3128"
-
-
-def test_bearer_prefix_is_not_doubled(no_default_kubeconfig):
-    client = _k8s.build_api_client(params(host="https://h", api_key=f"Bearer {TOKEN}", validate_certs=False))
-    assert client.configuration.auth_settings()["BearerToken"]["value"] == f"Bearer {TOKEN}"
-    assert client.configuration.verify_ssl is False
-
-
-def _kubeconfig(tmp_path):
-    path = tmp_path / "kubeconfig"
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            apiVersion: v1
-            kind: Config
-            clusters:
-              - name: lab
-                cluster: {{server: "https://10.0.0.1:6443", insecure-skip-tls-verify: true}}
-              - name: other
-                cluster: {{server: "https://10.0.0.2:6443", insecure-skip-tls-verify: true}}
-            users:
-              - name: sre
-                user: {{token: {TOKEN}}}
-            contexts:
-              - name: lab
-                context: {{cluster: lab, user: sre}}
-              - name: other
-                context: {{cluster: other, user: sre}}
-            current-context: lab
-            """
-        )
-    )
-    return path
-
-
-def test_kubeconfig_and_context(tmp_path):
-    path = _kubeconfig(tmp_path)
-    config = _k8s.build_api_client(params(kubeconfig=str(path))).configuration
-    assert config.host == "https://10.0.0.1:6443"
-    assert config.auth_settings()["BearerToken"]["value"] == f"Bearer {TOKEN}"
-    config = _k8s.build_api_client(params(kubeconfig=str(path), context="other")).configuration
-    assert config.host == "https://10.0.0.2:6443"
-
-
-def test_kubeconfig_then_explicit_overrides(tmp_path):
-    path = _kubeconfig(tmp_path)
-    config = _k8s.build_api_client(params(kubeconfig=str(path), host="https://override:1", api_key="t2")).configuration
-    assert config.host == "https://override:1"
-    assert config.auth_settings()["BearerToken"]["value"] == "Bearer t2"  # the kubeconfig's refresh hook is gone
-
-
-def test_kubeconfig_as_dict():
-    kubeconfig = {
-        "apiVersion": "v1",
-        "clusters": [{"name": "c", "cluster": {"server": "https://dict:6443"}}],
-        "users": [{"name": "u", "user": {"token": TOKEN}}],
-        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "x",
-    }
-    assert _k8s.build_api_client(params(kubeconfig=kubeconfig)).configuration.host == "https://dict:6443"
-
-
-def test_unknown_context_is_a_clear_error(tmp_path):
-    with pytest.raises(_k8s.K8sConfigError, match="cannot load the kubeconfig"):
-        _k8s.build_api_client(params(kubeconfig=str(_kubeconfig(tmp_path)), context="nope"))
-
-
-def test_nothing_configured_is_a_clear_error(no_default_kubeconfig):
-    with pytest.raises(_k8s.K8sConfigError, match="no connection settings: set host and api_key"):
-        _k8s.build_api_client(params())
-
-
-def test_factories_build_typed_clients(no_default_kubeconfig):
-    class FakeModule:
-        params = params(host="https://h", api_key=TOKEN)
-
-        def fail_json(self, **kwargs):  # pragma: no cover - not reached
-            raise AssertionError(kwargs)
-
-    assert isinstance(_k8s.core_api(FakeModule()), kubernetes.client.CoreV1Api)
-
-
-def test_api_client_fails_the_module_cleanly(no_default_kubeconfig):
-    class Failed(Exception):
-        pass
-
-    class FakeModule:
-        params = params()
-
-        def fail_json(self, **kwargs):
-            raise Failed(kwargs)
-
-    with pytest.raises(Failed) as caught:
-        _k8s.api_client(FakeModule())
-    assert caught.value.args[0]["msg"].startswith("Cannot configure the Kubernetes client: no connection settings")
 
 
 @pytest.mark.parametrize(
@@ -180,7 +60,8 @@ def test_api_client_fails_the_module_cleanly(no_default_kubeconfig):
 def test_api_error_message(status, reason, body, expected):
     if isinstance(body, dict):
         body = json.dumps(body)
-    exc = ApiException(status=status, reason=reason, body=body)
+    exc = _kube_read.KubeReadError(f"HTTP {status}", status=status, body=(body or "").encode())
+    assert exc.reason == reason
     msg = _k8s.api_error_message(
         "read", "Lease", "voicehive", "voicehive-remediation", exc, "leases.coordination.k8s.io"
     )
@@ -219,28 +100,16 @@ def test_format_microtime_and_now():
     assert _k8s.microtime_now().microsecond != 0
 
 
-def test_to_plain_of_a_model_and_body_for_replace():
-    lease = kubernetes.client.V1Lease(
-        metadata=kubernetes.client.V1ObjectMeta(
-            name="x", namespace="n", resource_version="7",
-            managed_fields=[kubernetes.client.V1ManagedFieldsEntry(manager="kubectl")],
-        ),
-        spec=kubernetes.client.V1LeaseSpec(
-            holder_identity="run-a", lease_duration_seconds=900,
-            renew_time=datetime.datetime(2026, 11, 28, 16, 0, 0, 123456, tzinfo=UTC),
-        ),
-    )  # fmt: skip
-    plain = _k8s.to_plain(lease)
-    assert plain["spec"] == {
-        "holderIdentity": "run-a",
-        "leaseDurationSeconds": 900,
-        "renewTime": "2026-11-28T16:00:00.123456Z",
+def test_body_for_replace():
+    lease = {
+        "metadata": {"name": "x", "namespace": "n", "resourceVersion": "7", "managedFields": [{"manager": "kubectl"}]},
+        "spec": {"holderIdentity": "run-a", "leaseDurationSeconds": 900, "renewTime": "2026-11-28T16:00:00.123456Z"},
     }
-    assert plain["metadata"]["resourceVersion"] == "7"
-    body = _k8s.body_for_replace(plain)
+    body = _k8s.body_for_replace(lease)
     assert "managedFields" not in body["metadata"]
-    assert "managedFields" in plain["metadata"]
+    assert "managedFields" in lease["metadata"]
     assert body["metadata"]["resourceVersion"] == "7"
+    assert body["spec"] == lease["spec"]
 
 
 def test_api_error_message_of_the_collections_client(http_server):
@@ -293,21 +162,13 @@ def test_full_argument_spec_adds_the_connection_options():
     assert spec["proxy"] == {"type": "int"}  # the module's own option wins
 
 
-def test_library_modules_fail_with_missing_required_lib(run_module, monkeypatch):
-    from ansible_collections.voicehive.remediation.plugins.modules import vault_kubernetes_login
-
-    monkeypatch.setattr(_k8s, "HAS_KUBERNETES", False)
-    monkeypatch.setattr(_k8s, "KUBERNETES_IMPORT_ERROR", "ModuleNotFoundError: No module named 'kubernetes'")
-    args = {"namespace": "voicehive", "service_account": "sa", "role": "r", "vault_url": "https://vault:8200"}
-    result = run_module(vault_kubernetes_login.main, args)
-    assert result["failed"] is True
-    assert "Failed to import the required Python library (kubernetes)" in result["msg"]
-
-
+KUBERNETES_PLUGINS = ("k8s_secret_key", "lease_lock", "pms_token", "remediation_budget", "vault_kubernetes_login")
 RUN_WITHOUT_THE_LIBRARY = """
-import json, sys
+import importlib, json, sys
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.voicehive.remediation.plugins.action import k8s_secret_key, lease_lock, remediation_budget
+for name in {plugins!r}:
+    importlib.import_module("ansible_collections.voicehive.remediation.plugins.action." + name)
+    importlib.import_module("ansible_collections.voicehive.remediation.plugins.modules." + name)
 from ansible_collections.voicehive.remediation.plugins.modules import {module}
 try:
     with patch_module_args(json.loads(sys.argv[1])):
@@ -328,11 +189,13 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "kubernetes
     ],
 )
 def test_write_modules_never_import_the_kubernetes_library(kube_api, module, args):
-    """In a fresh interpreter (nothing imported yet), a module run and the action plugins' imports leave the
-    kubernetes library unimported: it costs about half a second."""
+    """In a fresh interpreter (nothing imported yet), a module run and the imports of every Kubernetes module and
+    action plugin (vault_kubernetes_login and pms_token too) leave the kubernetes library unimported: it costs about
+    half a second."""
     args = dict(args, host=kube_api.url, api_key=TOKEN)
+    code = RUN_WITHOUT_THE_LIBRARY.format(module=module, plugins=KUBERNETES_PLUGINS)
     out = subprocess.run(
-        [sys.executable, "-c", RUN_WITHOUT_THE_LIBRARY.format(module=module), json.dumps(args)],
+        [sys.executable, "-c", code, json.dumps(args)],
         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
         capture_output=True,
         text=True,
@@ -345,8 +208,48 @@ def test_write_modules_never_import_the_kubernetes_library(kube_api, module, arg
     assert imported == []
 
 
+def kubernetes_imports(path: Path) -> list[str]:
+    """``<file>:<function>`` (``<module>`` at the top) of every import of the kubernetes library in ``path``."""
+    found = []
+
+    def visit(node: ast.AST, where: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import):
+                names = [alias.name for alias in child.names]
+            elif isinstance(child, ast.ImportFrom):
+                names = [child.module or ""] if not child.level else []
+            else:
+                names = []
+            if any(name.split(".")[0] == "kubernetes" for name in names):
+                found.append(f"{path.relative_to(PLUGINS).as_posix()}:{where}")
+            defines = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            visit(child, child.name if defines else where)
+
+    visit(ast.parse(path.read_text()), "<module>")
+    return found
+
+
+def test_only_the_exec_plugin_fallback_imports_the_kubernetes_library():
+    """Nothing in plugins/ imports the kubernetes library but ``_kube_read``'s loader of a kubeconfig user with an
+    exec or auth-provider plugin."""
+    found = {hit for path in sorted(PLUGINS.rglob("*.py")) for hit in kubernetes_imports(path)}
+    assert found == {"module_utils/_kube_read.py:_from_library"}
+
+
 @pytest.mark.parametrize(
-    "name", ["_k8s", "_kube_read", "_http", "_lease_lock", "_remediation_budget", "_k8s_secret_key"]
+    "name",
+    [
+        "_k8s",
+        "_kube_read",
+        "_http",
+        "_lease_lock",
+        "_remediation_budget",
+        "_k8s_secret_key",
+        "_vault",
+        "_vault_kubernetes_login",
+        "_apaleo",
+        "_pms_token",
+    ],
 )
 def test_module_utils_are_python39_compatible(name):
     """module_utils run on targets: no syntax newer than Python 3.9 (match, zip(strict=))."""

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """pms_token against a local Apaleo (answers as lab/sims/apaleo.py gives them), a private OpenBao,
-and the repository's Kubernetes fakes.
+and the fake Kubernetes API server over HTTP (``kube_api``, tests/unit/conftest.py).
 
 conftest's ``http_server`` answers GET only, and the token endpoint is a POST, so ``apaleo`` below is a
 server of the same kind (routes in Python, a request log) that answers both.
@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -23,9 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
 import pytest
-from k8s_fakes import FakeNamespacedStore, run_k8s_main
-from kubernetes.client import CoreV1Api
-from kubernetes.client.exceptions import ApiException
 from vault_fixture import (  # pylint: disable=unused-import  # the fixtures bao_server and sealed_bao
     MOUNT,
     bao_server_fixture,  # noqa: F401
@@ -33,7 +27,7 @@ from vault_fixture import (  # pylint: disable=unused-import  # the fixtures bao
     sealed_bao_fixture,  # noqa: F401
 )
 
-from ansible_collections.voicehive.remediation.plugins.module_utils import _apaleo, _k8s
+from ansible_collections.voicehive.remediation.plugins.module_utils import _apaleo, _k8s, _pms_token
 from ansible_collections.voicehive.remediation.plugins.module_utils._apaleo import parse_iso
 from ansible_collections.voicehive.remediation.plugins.modules import pms_token
 
@@ -884,7 +878,7 @@ def test_store_vault_retries_a_lost_check_and_set(store_run, bao_server, hotel, 
         calls.append(args)
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(pms_token, "vault_write", racing_write)
+    monkeypatch.setattr(_pms_token, "vault_write", racing_write)
     result = store_run()
     assert result["stored"] is True
     assert len(calls) == 2
@@ -901,7 +895,7 @@ def test_store_vault_someone_else_refreshed_meanwhile(store_run, bao_server, hot
         bao_server.put(f"pms/apaleo/{hotel}/access-token", {"access_token": "theirs-fresh", "expires_at": fresh})
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(pms_token, "vault_write", racing_write)
+    monkeypatch.setattr(_pms_token, "vault_write", racing_write)
     result = store_run(diff=True)
     assert result["outcome"] == "ok"
     assert result["changed"] is False and result["stored"] is False
@@ -919,7 +913,7 @@ def test_store_vault_write_applied_but_answer_lost(store_run, bao_server, hotel,
         real_write(*args, **kwargs)
         return dict(outcome="conflict", version=None, error="changed meanwhile")
 
-    monkeypatch.setattr(pms_token, "vault_write", applied_then_conflict)
+    monkeypatch.setattr(_pms_token, "vault_write", applied_then_conflict)
     result = store_run()
     assert result["changed"] is True and result["stored"] is True
     assert result["store_reason"] == "the new token is stored"
@@ -928,7 +922,7 @@ def test_store_vault_write_applied_but_answer_lost(store_run, bao_server, hotel,
 
 def test_store_vault_gives_up_after_repeated_conflicts(store_run, bao_server, hotel, monkeypatch):
     monkeypatch.setattr(
-        pms_token, "vault_write", lambda *a, **k: dict(outcome="conflict", version=None, error="changed meanwhile")
+        _pms_token, "vault_write", lambda *a, **k: dict(outcome="conflict", version=None, error="changed meanwhile")
     )
     result = store_run()
     assert result["outcome"] == "store_failed"
@@ -940,78 +934,69 @@ def test_store_vault_gives_up_after_repeated_conflicts(store_run, bao_server, ho
 
 
 # --------------------------------------------------------------------------------------------
-# store: kubernetes_secret (the repository's Kubernetes fakes)
+# store: kubernetes_secret (the fake API server)
 # --------------------------------------------------------------------------------------------
 
 NS = "voicehive"
 SECRET = "apaleo-access-token"
+SECRET_PATH = f"/api/v1/namespaces/{NS}/secrets/{SECRET}"
 
 
-class FakeSecrets(FakeNamespacedStore):
-    """An in-memory Secret store with the API server's resourceVersion semantics."""
+class Secrets:
+    """The Secret in the fake API server (``kube_api``)."""
 
-    def __init__(self):
-        super().__init__(rv=500)
-        self.read_error = None
+    def __init__(self, api):
+        self.api = api
 
     def put(self, data):
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-        metadata = {"name": SECRET, "namespace": NS, "resourceVersion": self._next_rv()}
-        self.objects[(NS, SECRET)] = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata}
-        self.objects[(NS, SECRET)]["data"] = encoded
+        metadata = {"name": SECRET, "namespace": NS}
+        self.api.put(SECRET_PATH, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata,
+                                   "data": encoded})  # fmt: skip
 
     @property
     def data(self):
-        obj = self.objects.get((NS, SECRET))
+        obj = self.api.get(SECRET_PATH)
         return None if obj is None else {k: base64.b64decode(v).decode() for k, v in obj["data"].items()}
 
-    def read_namespaced_secret(self, name, namespace, **kwargs):
-        if self.read_error:
-            raise self.read_error
-        return self._read(name, namespace)
-
-    def create_namespaced_secret(self, namespace, body, **kwargs):
-        return self._create(namespace, body)
-
-    def replace_namespaced_secret(self, name, namespace, body, **kwargs):
-        return self._replace(name, namespace, body)
+    @property
+    def writes(self):
+        return self.api.writes
 
 
 @pytest.fixture
-def secrets_store():
-    return FakeSecrets()
-
-
-@pytest.fixture(scope="module")
-def autospec_api():
-    return mock.create_autospec(CoreV1Api, instance=True)
+def secrets_store(kube_api):
+    return Secrets(kube_api)
 
 
 @pytest.fixture
-def k8s_run(secrets_store, autospec_api, apaleo):
+def connect():
+    """The connection factory, spied on: whether (and how often) the module made a connection to the API server."""
+    with mock.patch.object(_k8s, "connect", autospec=True, side_effect=_k8s.connect) as spy:
+        yield spy
+
+
+def secret_store_args(apaleo, kube_api):
+    """Direct credentials, the token stored in the Secret of the fake API server."""
+    return dict(
+        identity_url=apaleo.url,
+        api_url=apaleo.url,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        store="kubernetes_secret",
+        store_secret_name=SECRET,
+        host=kube_api.url,
+        api_key="k8s-tok3n-SECRET",
+    )
+
+
+@pytest.fixture
+def k8s_run(run_module, kube_api, connect, apaleo):
     def _run(check_mode=False, diff=False, **args):
-        api = autospec_api
-        api.reset_mock(return_value=True, side_effect=True)
-        api.read_namespaced_secret.side_effect = secrets_store.read_namespaced_secret
-        api.create_namespaced_secret.side_effect = secrets_store.create_namespaced_secret
-        api.replace_namespaced_secret.side_effect = secrets_store.replace_namespaced_secret
-        module_args = dict(
-            identity_url=apaleo.url,
-            api_url=apaleo.url,
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            store="kubernetes_secret",
-            store_secret_name=SECRET,
-            host="https://127.0.0.1:16443",
-            api_key="k8s-tok3n-SECRET",
-        )
-        module_args.update(args)
-        if check_mode:
-            module_args["_ansible_check_mode"] = True
-        if diff:
-            module_args["_ansible_diff"] = True
-        kind, result, factory, _warn = run_k8s_main(pms_token, "secrets_api", api, module_args)
-        return kind, result, factory
+        connect.reset_mock()
+        module_args = dict(secret_store_args(apaleo, kube_api), **args)
+        result = run_module(pms_token.main, module_args, check_mode=check_mode, diff=diff)
+        return ("fail" if result["failed"] else "exit"), result, connect
 
     return _run
 
@@ -1058,7 +1043,7 @@ def test_store_secret_check_mode_writes_nothing(k8s_run, secrets_store):
 
 def test_store_secret_undecodable_value_is_replaced(k8s_run, secrets_store):
     secrets_store.put({"access_token": "x", "expires_at": "2099-01-01T00:00:00Z"})
-    secrets_store.objects[(NS, SECRET)]["data"]["expires_at"] = "%%% not base64"
+    secrets_store.api.objects[SECRET_PATH]["data"]["expires_at"] = "%%% not base64"
     _kind, result, _f = k8s_run()
     assert result["stored"] is True
     assert result["store_reason"].startswith("the stored token is invalid")
@@ -1066,7 +1051,7 @@ def test_store_secret_undecodable_value_is_replaced(k8s_run, secrets_store):
 
 def test_store_secret_conflict_is_retried(k8s_run, secrets_store):
     secrets_store.put({"access_token": "x", "expires_at": "bad"})
-    secrets_store.before_write = lambda store: store.put({"access_token": "y", "expires_at": "still bad"})
+    secrets_store.api.before_write = lambda _api: secrets_store.put({"access_token": "y", "expires_at": "still bad"})
     kind, result, _f = k8s_run()
     assert kind == "exit"
     assert result["stored"] is True
@@ -1074,8 +1059,7 @@ def test_store_secret_conflict_is_retried(k8s_run, secrets_store):
 
 
 def test_store_secret_forbidden_is_store_failed(k8s_run, secrets_store, apaleo):
-    secrets_store.read_error = ApiException(status=403, reason="Forbidden")
-    secrets_store.read_error.body = json.dumps({"message": 'secrets "apaleo-access-token" is forbidden'})
+    secrets_store.api.fail[("GET", SECRET_PATH)] = (403, 'secrets "apaleo-access-token" is forbidden')
     kind, result, _f = k8s_run()
     assert kind == "exit"
     assert result["outcome"] == "store_failed"
@@ -1102,21 +1086,8 @@ def test_store_secret_bad_input_is_refused_before_the_client_is_built(k8s_run, a
     assert factory.call_count == 0 and apaleo.requests == []
 
 
-def test_store_secret_without_the_kubernetes_library(run_module, apaleo, monkeypatch):
-    monkeypatch.setattr(_k8s, "HAS_KUBERNETES", False)
-    monkeypatch.setattr(_k8s, "KUBERNETES_IMPORT_ERROR", "Traceback: No module named 'kubernetes'")
-    result = run_module(
-        pms_token.main,
-        dict(identity_url=apaleo.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, store="kubernetes_secret",
-             store_secret_name=SECRET),
-    )  # fmt: skip
-    assert result["failed"] is True
-    assert "kubernetes" in result["msg"] and "Failed to import the required Python library" in result["msg"]
-    assert apaleo.requests == []
-
-
 def test_kubernetes_options_match_the_collection_spec():
-    ours = pms_token.kubernetes_connection_spec()
+    ours = _pms_token.kubernetes_connection_spec()
     theirs = _k8s.k8s_common_argument_spec()
     assert set(ours) == set(theirs)
     for name, spec in theirs.items():
@@ -1131,34 +1102,25 @@ def test_kubernetes_options_match_the_collection_spec():
 # --------------------------------------------------------------------------------------------
 
 
-def test_module_process_does_not_import_kubernetes(apaleo, tmp_path):
-    args = tmp_path / "args.json"
-    args.write_text(
-        json.dumps(
-            {
-                "ANSIBLE_MODULE_ARGS": {
-                    "identity_url": apaleo.url,
-                    "api_url": apaleo.url,
-                    "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET,
-                    "property_ids": ["MUC"],
-                }
-            }
-        )
-    )
-    code = (
-        "import atexit, sys\n"
-        "atexit.register(lambda: sys.stderr.write('KUBERNETES_IMPORTED=%s' % ('kubernetes' in sys.modules)))\n"
-        "from ansible_collections.voicehive.remediation.plugins.modules import pms_token\n"
-        "pms_token.main()\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "K8S_AUTH_"))}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(args)], capture_output=True, text=True, env=env, timeout=60, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
+def test_module_process_does_not_import_kubernetes(apaleo, module_process):
+    module_args = {
+        "identity_url": apaleo.url,
+        "api_url": apaleo.url,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "property_ids": ["MUC"],
+    }
+    result, kubernetes_imported = module_process("pms_token", module_args)
     assert result["outcome"] == "ok" and result["properties"]["MUC"]["accessible"] is True
-    assert "KUBERNETES_IMPORTED=False" in proc.stderr
+    assert kubernetes_imported is False
     assert_no_secret(result, *apaleo.tokens)
+
+
+def test_store_secret_without_the_kubernetes_library(apaleo, kube_api, module_process):
+    """The Secret is written with the collection's own client: no kubernetes library needed, none imported."""
+    module_args = secret_store_args(apaleo, kube_api)
+    result, _imported = module_process("pms_token", module_args, kubernetes="blocked")
+    assert result["outcome"] == "ok" and result["stored"] is True and result["changed"] is True
+    assert [verb for verb, _body in kube_api.writes] == ["create"]
+    assert module_process("pms_token", module_args)[1] is False  # kept: no import either where it is installed
+    assert_no_secret(result, "k8s-tok3n-SECRET", *apaleo.tokens)

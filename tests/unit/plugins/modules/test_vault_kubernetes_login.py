@@ -3,8 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Tests of vault_kubernetes_login.
 
-- The Kubernetes API is an in-memory fake (k8s_fakes style, the client factory patched with autospec):
-  TokenRequest issues JWTs, Secrets have resourceVersions.
+- The Kubernetes API is the fake API server over HTTP (``kube_api``, tests/unit/conftest.py), which the module
+  reaches with the collection's own client: TokenRequest issues JWTs, Secrets have resourceVersions.
 - A private OpenBao dev server (``bao server -dev``) with the kubernetes auth method is the real Vault;
   a local HTTP server plays the Kubernetes API server for it (``POST .../tokenreviews``), accepting
   exactly the JWTs the fake issued.
@@ -31,11 +31,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
 import pytest
-from k8s_fakes import FakeNamespacedStore, run_k8s_main
-from kubernetes.client import AuthenticationV1TokenRequest, CoreV1Api, V1TokenRequestSpec, V1TokenRequestStatus
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import MaxRetryError, NewConnectionError
+from ansible.module_utils import basic
 
+from ansible_collections.voicehive.remediation.plugins.module_utils import _k8s, _vault_kubernetes_login
 from ansible_collections.voicehive.remediation.plugins.modules import vault_kubernetes_login
 
 NS = "voicehive"
@@ -44,6 +42,8 @@ ROLE = "voicehive-orchestrator"
 SECRET = "voicehive-secrets"
 KEY = "vault-token"
 API_KEY = "k8s-api-key-" + "S3CR3T" * 4
+TOKEN_PATH = f"/api/v1/namespaces/{NS}/serviceaccounts/{SA}/token"
+SECRET_PATH = f"/api/v1/namespaces/{NS}/secrets/{SECRET}"
 UTC = datetime.UTC
 
 
@@ -80,7 +80,7 @@ class Cluster:
     def __init__(self):
         self.issued = []
         self.reviews = []
-        self.token_requests = []  # bodies the real-client fake API server received
+        self.token_requests = []  # requests the end-to-end fake API server (``apiserver``) received
         self.reject = False  # TokenReview answers authenticated=false
 
     def issue(self, namespace, name, audiences=(), ttl=600):
@@ -149,7 +149,7 @@ def cluster():
 @pytest.fixture(scope="module")
 def apiserver(cluster):
     """A local HTTP server playing the Kubernetes API server: TokenReview (for OpenBao) and TokenRequest
-    (for the real kubernetes client)."""
+    (for the end-to-end test)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -411,69 +411,63 @@ def vault():
 # ---------------------------------------------------------------------------------------------
 
 
-class FakeCoreApi(FakeNamespacedStore):
-    """Secrets with resourceVersions, and TokenRequest for the service accounts in ``accounts``."""
+class Api:
+    """The fake API server (``kube_api``) as these tests use it: the Secret, and TokenRequest for the service
+    accounts of the cluster, which issues the JWTs."""
 
-    def __init__(self, cluster):
-        super().__init__(rv=500)
-        self.cluster = cluster
-        self.accounts = {(NS, SA), (NS, "someone-else")}
-        self.token_bodies = []
+    def __init__(self, kube_api, cluster):
+        self.kube = kube_api
+        kube_api.service_accounts.update({(NS, SA), (NS, "someone-else")})
+        kube_api.issue = lambda namespace, name, spec: cluster.issue(
+            namespace, name, spec.get("audiences") or [], spec["expirationSeconds"]
+        )
 
     def put_secret(self, data, name=SECRET, **extra):
-        metadata = {"name": name, "namespace": NS, "resourceVersion": self._next_rv(), "labels": {"app": "voicehive"}}
-        self.objects[(NS, name)] = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata}
-        self.objects[(NS, name)]["data"] = data
-        self.objects[(NS, name)].update(extra)
+        metadata = {"name": name, "namespace": NS, "labels": {"app": "voicehive"}}
+        obj = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata, "data": data}
+        obj.update(extra)
+        self.kube.put(f"/api/v1/namespaces/{NS}/secrets/{name}", obj)
+
+    def bump(self, **data):
+        """Someone else writes the Secret (keys ``data``, a new resourceVersion)."""
+        obj = self.kube.get(SECRET_PATH)
+        obj["data"].update(data)
+        self.kube.put(SECRET_PATH, obj)
 
     @property
     def secret(self):
-        return self.objects.get((NS, SECRET))
+        return self.kube.get(SECRET_PATH)
+
+    @property
+    def writes(self):
+        return self.kube.writes
+
+    @property
+    def token_bodies(self):
+        return self.kube.token_requests
 
     def stored(self):
         value = ((self.secret or {}).get("data") or {}).get(KEY)
         return base64.b64decode(value).decode() if value else None
 
-    def create_namespaced_service_account_token(self, name, namespace, body, **kwargs):
-        self.token_bodies.append(body)
-        if (namespace, name) not in self.accounts:
-            raise ApiException(
-                status=404, reason="Not Found", body=json.dumps({"message": f'serviceaccounts "{name}" not found'})
-            )
-        spec = body["spec"]
-        jwt = self.cluster.issue(namespace, name, spec.get("audiences") or [], spec["expirationSeconds"])
-        return AuthenticationV1TokenRequest(
-            api_version="authentication.k8s.io/v1",
-            kind="TokenRequest",
-            spec=V1TokenRequestSpec(
-                audiences=spec.get("audiences") or [], expiration_seconds=spec["expirationSeconds"]
-            ),
-            status=V1TokenRequestStatus(token=jwt, expiration_timestamp=datetime.datetime.now(UTC)),
-        )
 
-    def read_namespaced_secret(self, name, namespace, **kwargs):
-        return self._read(name, namespace)
-
-    def replace_namespaced_secret(self, name, namespace, body, **kwargs):
-        return self._replace(name, namespace, body)
+@pytest.fixture
+def api(kube_api, cluster):
+    return Api(kube_api, cluster)
 
 
 @pytest.fixture
-def api(cluster):
-    return FakeCoreApi(cluster)
-
-
-@pytest.fixture(scope="module")
-def autospec_api():
-    """One autospec of the (large) API class per module; each test resets it."""
-    return mock.create_autospec(CoreV1Api, instance=True)
+def connect():
+    """The connection factory, spied on: how often the module made a connection to the API server."""
+    with mock.patch.object(_k8s, "connect", autospec=True, side_effect=_k8s.connect) as spy:
+        yield spy
 
 
 @pytest.fixture
 def seen_tokens(monkeypatch):
     """Every Vault client token the module received (it never shows them; the tests need them to check that)."""
     seen = []
-    real = vault_kubernetes_login.client_token
+    real = _vault_kubernetes_login.client_token
 
     def spy(answer):
         token = real(answer)
@@ -481,36 +475,26 @@ def seen_tokens(monkeypatch):
             seen.append(token)
         return token
 
-    monkeypatch.setattr(vault_kubernetes_login, "client_token", spy)
+    monkeypatch.setattr(_vault_kubernetes_login, "client_token", spy)
     return seen
 
 
 @pytest.fixture
-def run(api, autospec_api, monkeypatch, seen_tokens):
-    """Run main() with the client factory patched; returns (kind, payload, factory, warn)."""
+def run(run_module, api, connect, monkeypatch, seen_tokens):
+    """Run main() against the fake API server; returns (kind, payload, connect, warn): ``connect`` is the spy of the
+    connection factory, ``warn`` the mocked ``AnsibleModule.warn``."""
     monkeypatch.delenv("VAULT_ADDR", raising=False)
     monkeypatch.delenv("VAULT_CACERT", raising=False)
 
     def _run(vault_url, check_mode=False, diff=False, **args):
-        mocked = autospec_api
-        mocked.reset_mock(return_value=True, side_effect=True)
-        for name in ("create_namespaced_service_account_token", "read_namespaced_secret", "replace_namespaced_secret"):
-            getattr(mocked, name).side_effect = getattr(api, name)
-        module_args = {
-            "namespace": NS,
-            "service_account": SA,
-            "role": ROLE,
-            "host": "https://127.0.0.1:6443",
-            "api_key": API_KEY,
-        }
+        connect.reset_mock()
+        module_args = {"namespace": NS, "service_account": SA, "role": ROLE, "host": api.kube.url, "api_key": API_KEY}
         if vault_url is not None:
             module_args["vault_url"] = vault_url
         module_args.update(args)
-        if check_mode:
-            module_args["_ansible_check_mode"] = True
-        if diff:
-            module_args["_ansible_diff"] = True
-        return run_k8s_main(vault_kubernetes_login, "core_api", mocked, module_args)
+        with mock.patch.object(basic.AnsibleModule, "warn", autospec=True) as warn:
+            result = run_module(vault_kubernetes_login.main, module_args, check_mode=check_mode, diff=diff)
+        return ("fail" if result["failed"] else "exit"), result, connect, warn
 
     return _run
 
@@ -700,8 +684,9 @@ def test_audiences_and_ttl_are_requested(run, bao, api):
     assert api.token_bodies[-1]["spec"] == {"audiences": ["vault"], "expirationSeconds": 3600}
 
 
-def test_real_kubernetes_client_end_to_end(run_module, bao, apiserver, cluster, monkeypatch):
-    """No patched factory: the kubernetes client talks to the local fake API server, OpenBao to it too."""
+def test_end_to_end_with_one_api_server(run_module, bao, apiserver, cluster, monkeypatch):
+    """The collection's client and OpenBao talk to the same local fake API server: the one that issued the JWT
+    reviews it."""
     monkeypatch.delenv("VAULT_ADDR", raising=False)
     before = accessor_count(bao)
     result = run_module(
@@ -859,11 +844,7 @@ def test_immutable_secret_fails_and_revokes(run, vault, api, seen_tokens):
 
 
 def test_forbidden_secret_read_fails_with_rbac_hint(run, vault, api, seen_tokens):
-    api.read_namespaced_secret = mock.Mock(
-        side_effect=ApiException(
-            status=403, reason="Forbidden", body=json.dumps({"message": 'secrets "voicehive-secrets" is forbidden'})
-        )
-    )
+    api.kube.fail[("GET", SECRET_PATH)] = (403, 'secrets "voicehive-secrets" is forbidden')
     kind, result, _f, _w = run(vault.url, store_secret=STORE)
     assert kind == "fail"
     assert result["msg"].startswith(f"Cannot read Secret {NS}/{SECRET}: 403 Forbidden: secrets")
@@ -874,12 +855,7 @@ def test_forbidden_secret_read_fails_with_rbac_hint(run, vault, api, seen_tokens
 def test_conflict_with_a_valid_token_written_meanwhile(run, vault, api, cluster, seen_tokens):
     api.put_secret({KEY: b64("hvs.expired-0123456789abcdef")})
     other = vault.new_token()  # another run logged in and stores its (valid) token first
-
-    def other_run_stores(store):
-        store.objects[(NS, SECRET)]["data"][KEY] = b64(other)
-        store.objects[(NS, SECRET)]["metadata"]["resourceVersion"] = store._next_rv()
-
-    api.before_write = other_run_stores
+    api.kube.before_write = lambda _kube: api.bump(**{KEY: b64(other)})
     kind, result, _f, warn = run(vault.url, store_secret=STORE)
     assert kind == "exit", result
     assert result["changed"] is False and result["stored"] is False and result["stored_token_valid"] is True
@@ -891,12 +867,7 @@ def test_conflict_with_a_valid_token_written_meanwhile(run, vault, api, cluster,
 
 def test_conflict_on_another_key_is_retried(run, vault, api, seen_tokens):
     api.put_secret({"redis-url": b64("redis://a")})
-
-    def other_key_changes(store):
-        store.objects[(NS, SECRET)]["data"]["redis-url"] = b64("redis://b")
-        store.objects[(NS, SECRET)]["metadata"]["resourceVersion"] = store._next_rv()
-
-    api.before_write = other_key_changes
+    api.kube.before_write = lambda _kube: api.bump(**{"redis-url": b64("redis://b")})
     kind, result, _f, _w = run(vault.url, store_secret=STORE)
     assert kind == "exit", result
     assert result["changed"] is True and result["stored"] is True
@@ -907,13 +878,12 @@ def test_conflict_on_another_key_is_retried(run, vault, api, seen_tokens):
 
 def test_endless_conflicts_fail_and_revoke(run, vault, api, seen_tokens):
     api.put_secret({})
-    real_replace = api.replace_namespaced_secret
 
-    def always_conflict(name, namespace, body, **kwargs):
-        api.objects[(NS, SECRET)]["metadata"]["resourceVersion"] = api._next_rv()
-        return real_replace(name, namespace, body, **kwargs)
+    def always_conflict(kube):
+        api.bump()
+        kube.before_write = always_conflict
 
-    api.replace_namespaced_secret = always_conflict
+    api.kube.before_write = always_conflict
     kind, result, _f, _w = run(vault.url, store_secret=STORE)
     assert kind == "fail"
     assert "changed under us" in result["msg"]
@@ -955,12 +925,9 @@ def test_unusable_stored_values_are_invalid_without_lookup(run, vault, api, seen
 
 
 def test_forbidden_token_request_fails_before_vault(run, vault, api):
-    api.create_namespaced_service_account_token = mock.Mock(
-        side_effect=ApiException(
-            status=403,
-            reason="Forbidden",
-            body=json.dumps({"message": 'serviceaccounts "voicehive-orchestrator" is forbidden: cannot create token'}),
-        )
+    api.kube.fail[("POST", TOKEN_PATH)] = (
+        403,
+        'serviceaccounts "voicehive-orchestrator" is forbidden: cannot create token',
     )
     kind, result, _f, _w = run(vault.url)
     assert kind == "fail"
@@ -980,9 +947,7 @@ def test_unknown_service_account(run, vault):
 
 
 def test_unreachable_kubernetes_api(run, vault, api):
-    error = MaxRetryError(None, "/api/v1/x", NewConnectionError(None, "Connection refused"))
-    api.create_namespaced_service_account_token = mock.Mock(side_effect=error)
-    kind, result, _f, _w = run(vault.url)
+    kind, result, _f, _w = run(vault.url, host=f"http://127.0.0.1:{free_port()}")
     assert kind == "fail"
     assert result["msg"].startswith(
         f"Cannot create token for ServiceAccount {NS}/{SA}: cannot reach the Kubernetes API"
@@ -991,7 +956,7 @@ def test_unreachable_kubernetes_api(run, vault, api):
 
 
 def test_token_request_without_token(run, vault, api):
-    api.create_namespaced_service_account_token = mock.Mock(return_value={"status": {}})
+    api.kube.issue = lambda namespace, name, spec: None
     kind, result, _f, _w = run(vault.url)
     assert kind == "fail"
     assert result["msg"] == (
@@ -1035,6 +1000,22 @@ def test_bad_input_is_refused_before_any_call(run, vault, args, text):
 def test_vault_url_is_required(run):
     kind, result, factory, _w = run(None)
     assert kind == "fail" and "vault_url" in result["msg"] and factory.call_count == 0
+
+
+def test_module_process_needs_no_kubernetes_library(vault, api, module_process):
+    """As Ansible starts it: the TokenRequest and the Secret go through the collection's own client, so the module
+    works where the kubernetes library is not installed, and does not import it where it is."""
+    api.put_secret({KEY: b64("hvs.stale-token-0123456789abcdef")})
+    args = {"namespace": NS, "service_account": SA, "role": ROLE, "host": api.kube.url, "api_key": API_KEY,
+            "vault_url": vault.url, "store_secret": STORE}  # fmt: skip
+    first, _imported = module_process("vault_kubernetes_login", args, kubernetes="blocked")
+    assert (first["login_ok"], first["changed"], first["stored"], first["revoked"]) == (True, True, True, False)
+    assert api.stored() == vault.issued[0]
+    second, kubernetes_imported = module_process("vault_kubernetes_login", args)
+    assert (second["changed"], second["stored_token_valid"], second["revoked"]) == (False, True, True)
+    assert kubernetes_imported is False
+    text = json.dumps([first, second])
+    assert API_KEY not in text and not [token for token in vault.issued if token in text]
 
 
 def test_module_source_is_python39_compatible():

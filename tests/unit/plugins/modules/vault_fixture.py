@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A private OpenBao dev server for the unit tests of the Vault paths; imported by name
-(``from vault_fixture import ...``), as k8s_fakes.py is.
+(``from vault_fixture import ...``), as tests/integration does with vh_lab.py, not through a conftest.
 
 - ``bao_server_fixture`` (fixture ``bao_server``, session scope): one ``bao server -dev`` on 127.0.0.1
   and a random free port, with a random root token, in-memory storage, and a KV v2 engine mounted at

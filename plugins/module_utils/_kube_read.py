@@ -677,7 +677,12 @@ def summarize_endpoints(obj: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def summarize_configmap(obj: dict[str, t.Any]) -> dict[str, t.Any]:
-    return dict(_meta(obj), data=obj.get("data") or {}, binary_keys=sorted((obj.get("binaryData") or {}).keys()))
+    return dict(
+        _meta(obj),
+        data=obj.get("data") or {},
+        binary_keys=sorted((obj.get("binaryData") or {}).keys()),
+        annotations=(obj.get("metadata") or {}).get("annotations") or {},
+    )
 
 
 def summarize_hpa(obj: dict[str, t.Any]) -> dict[str, t.Any]:

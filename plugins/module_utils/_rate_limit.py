@@ -14,7 +14,8 @@ What the service writes (services/orchestrator/rate_limiter.py, rate_limit_middl
   expires after 3600 s), or a string counter;
 - ``rate_limit:{client_id}:{path}:{window}:{window_start}``: a string counter (fixed window);
 - the guide's form without a path, ``rate_limit:user:123:per_minute``;
-- ``rate_limit:whitelist:{ip}`` = ``true`` with a TTL: the allow-list.
+- ``rate_limit:whitelist:{ip}`` and ``rate_limit:whitelist:{client_id}`` (``rate_limit:whitelist:user:123``)
+  = ``true`` with a TTL: the allow-list; the service checks both for every request.
 
 Client ids are ``ip:{addr}`` (IPv6 addresses contain colons), ``jwt:{id}``, ``apikey:{first 16 chars}``,
 ``internal:{service}`` and the guide's ``user:{id}``. Paths start with ``/``. Windows are named
@@ -30,7 +31,7 @@ import statistics
 import typing as t
 from collections import namedtuple
 
-from ansible_collections.voicehive.remediation.plugins.module_utils._redis import parse_number
+from ansible_collections.voicehive.remediation.plugins.module_utils._redis import escape_glob, parse_number, scan_keys
 
 CLIENT_KINDS = ("ip", "jwt", "apikey", "internal", "user")
 WINDOW_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
@@ -84,10 +85,23 @@ def parse_client(client: str) -> tuple[str, str]:
     return kind, value
 
 
-def allowlist_key(allowlist_prefix: str, client: str) -> str | None:
-    """The allow-list key of an ``ip:`` client, ``None`` for other kinds."""
+def allowlist_key(allowlist_prefix: str, client: str) -> str:
+    """The allow-list key of a client: ``<prefix>:<addr>`` for an ``ip:`` client, ``<prefix>:<client>`` for the
+    other kinds (``rate_limit:whitelist:user:123``)."""
     kind, _sep, value = client.partition(":")
-    return f"{allowlist_prefix}:{value}" if kind == "ip" else None
+    return f"{allowlist_prefix}:{value}" if kind == "ip" else f"{allowlist_prefix}:{client}"
+
+
+def allowlist_client(name: str) -> str:
+    """The client an allow-list key names from what follows its prefix: an IP address -> ``ip:<addr>``, a client
+    id ``<kind>:<id>`` -> itself. Raises ``ValueError`` with a message saying what is wrong."""
+    if _is_ip(name):
+        return f"ip:{name}"
+    try:
+        parse_client(name)
+    except ValueError as e:
+        raise ValueError(f"allow-list key names neither an IP address nor a client id: {e}") from None
+    return name
 
 
 def _split_window(text: str) -> tuple[str, str, int | None] | None:
@@ -299,8 +313,9 @@ def classify(
 
     Returns ``(entries, allowlist, invalid)``: ``entries`` one dict per counter key (``key``, ``client``,
     ``kind``, ``path``, ``window``, ``window_start``, ``algorithm``, ``requests``, ``tokens``, ``ttl``),
-    ``allowlist`` ``{"ip:<addr>": ttl}``, ``invalid`` ``[{key, reason}]``. Keys that vanished meanwhile
-    are left out. Never raises for a malformed key.
+    ``allowlist`` ``{client: ttl}`` (``<prefix>:<ip>`` is client ``ip:<ip>``; of two keys of one client the
+    longer TTL), ``invalid`` ``[{key, reason}]``. Keys that vanished meanwhile are left out. Never raises for
+    a malformed key.
     """
     entries: list[dict[str, t.Any]] = []
     allowlist: dict[str, int | None] = {}
@@ -314,12 +329,19 @@ def classify(
             invalid.append(dict(key=key, reason=got["error"]))
             continue
         if key.startswith(allow_head) and len(key) > len(allow_head):
+            try:
+                who = allowlist_client(key[len(allow_head) :])
+            except ValueError as e:
+                invalid.append(dict(key=key, reason=str(e)))
+                continue
             if got["type"] != "string":
                 invalid.append(dict(key=key, reason=f"allow-list key holds a {got['type']}, expected a string"))
             elif str(got["value"]).strip().lower() != ALLOWLIST_VALUE:
                 invalid.append(dict(key=key, reason=f"allow-list key holds {got['value']!r}, expected 'true'"))
+            elif who in allowlist:
+                allowlist[who] = _max_ttl(allowlist[who], got["ttl"])
             else:
-                allowlist[f"ip:{key[len(allow_head) :]}"] = got["ttl"]
+                allowlist[who] = got["ttl"]
             continue
         parsed = parse_key(key, prefix)
         if parsed is None:
@@ -349,6 +371,91 @@ def classify(
             continue
         entries.append(entry)
     return entries, allowlist, invalid
+
+
+# ---------------------------------------------------------------------------------------------
+# the keys of a read
+# ---------------------------------------------------------------------------------------------
+
+
+def find_keys(
+    client: t.Any,
+    prefix: str,
+    allowlist_prefix: str,
+    scan_count: int = 1000,
+    max_keys: int = 200000,
+    wanted: t.Sequence[str] = (),
+) -> tuple[list[str], bool]:
+    """``(keys, truncated)``: the counter and allow-list keys, found with bounded ``SCAN`` ``MATCH`` calls.
+
+    At most ``max_keys`` keys (``truncated`` then says so); the clients in ``wanted`` are then looked up with
+    their own ``SCAN``, and their allow-list keys added, so they are reported in full.
+    """
+    found = scan_keys(client, f"{escape_glob(prefix)}:*", count=scan_count, limit=max_keys)
+    keys, truncated = set(found.keys), found.truncated
+    if not f"{allowlist_prefix}:".startswith(f"{prefix}:"):  # the allow-list lives elsewhere: scan it too
+        if len(keys) < max_keys:
+            more = scan_keys(client, f"{escape_glob(allowlist_prefix)}:*", count=scan_count, limit=max_keys - len(keys))
+            keys.update(more.keys)
+            truncated = truncated or more.truncated
+        else:
+            truncated = True
+    if truncated:
+        # the pass stopped early: look the wanted clients up on their own, so they are reported in full
+        for who in wanted:
+            mine = scan_keys(client, f"{escape_glob(prefix)}:{escape_glob(who)}:*", count=scan_count, limit=max_keys)
+            keys.update(mine.keys)
+            keys.add(allowlist_key(allowlist_prefix, who))
+    return sorted(keys), truncated
+
+
+def select_keys(
+    candidates: t.Iterable[str],
+    prefix: str,
+    allowlist_prefix: str,
+    max_keys: int = 200000,
+    wanted: t.Sequence[str] = (),
+) -> tuple[list[str], bool]:
+    """``(keys, truncated)`` as ``find_keys`` returns them, from keys already known (the examined keys of a complete
+    ``SCAN`` pass of the keyspace), without a command: those under either prefix, at most ``max_keys`` (the first
+    in order) plus the wanted clients' own keys and allow-list keys."""
+    heads = (f"{prefix}:", f"{allowlist_prefix}:")
+    found = sorted(key for key in candidates if key.startswith(heads))
+    if len(found) <= max_keys:
+        return found, False
+    keys = set(found[:max_keys])
+    known = set(found)
+    for who in wanted:
+        head = f"{prefix}:{who}:"
+        keys.update(key for key in found if key.startswith(head))
+        allow = allowlist_key(allowlist_prefix, who)
+        if allow in known:
+            keys.add(allow)
+    return sorted(keys), True
+
+
+def read_usage(
+    client: t.Any,
+    prefix: str,
+    allowlist_prefix: str,
+    scan_count: int = 1000,
+    max_keys: int = 200000,
+    wanted: t.Sequence[str] = (),
+    candidates: t.Iterable[str] | None = None,
+) -> tuple[float | None, list[dict[str, t.Any]], dict[str, int | None], list[dict[str, str]], int, bool]:
+    """Read and classify the rate-limit keys, ready for ``summarize_usage`` (run later, with the limits).
+
+    The keys are taken from ``candidates`` (``select_keys``: keys already known, no ``SCAN``) or, when it is
+    ``None``, found with ``find_keys``; then read pipelined (``read_keys``) and sorted (``classify``).
+    Returns ``(server_time, entries, allowlist, invalid, keys_examined, truncated)``. Connection problems raise.
+    """
+    if candidates is None:
+        keys, truncated = find_keys(client, prefix, allowlist_prefix, scan_count, max_keys, wanted)
+    else:
+        keys, truncated = select_keys(candidates, prefix, allowlist_prefix, max_keys, wanted)
+    server_time, read = read_keys(client, keys, prefix)
+    entries, allowlist, invalid = classify(read, prefix, allowlist_prefix)
+    return server_time, entries, allowlist, invalid, len(keys), truncated
 
 
 # ---------------------------------------------------------------------------------------------

@@ -624,6 +624,7 @@ def read_site(
     sample: int = 20,
     expect_types: dict[str, str] | None = None,
     secret_families: t.Sequence[str] = (),
+    keep_prefixes: t.Sequence[str] = (),
 ) -> dict[str, t.Any]:
     """Everything a site diagnosis reads from Redis, in a few round trips (never ``KEYS``).
 
@@ -632,7 +633,8 @@ def read_site(
     malformed sessions); the breakers (``breaker_names`` and the ones the pass found, read with
     ``read_breakers``). When the pass stopped early, breakers are found with a ``MATCH`` scan of
     their prefix as ``circuit_breaker_info`` does, so none is missed. Key names of ``secret_families``
-    (session ids, token ids) are returned as fingerprints only. Connection problems raise.
+    (session ids, token ids) are returned as fingerprints only. With ``keep_prefixes``, ``kept_keys`` lists the
+    examined keys that start with one of them (sorted), for the caller's own reads. Connection problems raise.
     """
     pipe = client.pipeline(transaction=False)
     pipe.info("all")
@@ -677,7 +679,7 @@ def read_site(
     server_time = server_time if server_time is not None else time.time()
     breakers = summarize_breakers(raw, ordered, server_time)
     breakers.update(prefix=breaker_prefix, truncated=truncated)
-    return dict(
+    out = dict(
         summarize_info(info, db),
         dbsize=dbsize,
         server_time=server_time,
@@ -685,6 +687,10 @@ def read_site(
         breakers=breakers,
         errors=errors,
     )
+    if keep_prefixes:
+        heads = tuple(keep_prefixes)
+        out["kept_keys"] = sorted(key for key in examined if key.startswith(heads))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,9 @@
   connection). The stdlib readers start first; the redis and psycopg libraries are imported in
   the calling thread while their requests are under way. Raises ``SiteInfoError`` only for options
   that cannot be used, never because a service is down.
+- ``redis.rate_limits``: the orchestrator's rate-limit keys are read in the Redis reader, after the site
+  read (from the keys its SCAN pass examined when the pass was complete, else with bounded MATCH scans),
+  and summarised in the calling thread once the Kubernetes reads are in, with the limits of the ConfigMap.
 """
 
 from __future__ import annotations
@@ -81,6 +84,24 @@ def argument_spec():
                 sample=dict(type="int", default=20),
                 expect_types=dict(type="dict", default={}),
                 secret_families=dict(type="list", elements="str", default=[], no_log=False),
+                rate_limits=dict(
+                    type="dict",
+                    options=dict(
+                        key_prefix=dict(type="str", default="rate_limit", no_log=False),
+                        allowlist_prefix=dict(type="str", default="rate_limit:whitelist", no_log=False),
+                        limits=dict(type="dict", default={}),
+                        limits_configmap=dict(
+                            type="dict",
+                            options=dict(
+                                name=dict(type="str", required=True),
+                                keys=dict(type="dict", required=True, no_log=False),
+                            ),
+                        ),
+                        top=dict(type="int", default=20),
+                        clients=dict(type="list", elements="str", default=[]),
+                        max_keys=dict(type="int", default=200000, no_log=False),
+                    ),
+                ),
                 variable=dict(type="str", default="voicehive_redis_url"),
             ),
         ),
@@ -204,6 +225,8 @@ def invalid_options(p):
         kinds = {"string", "hash", "list", "set", "zset", "stream"}
         if any(v not in kinds for v in redis["expect_types"].values()):
             errors.append(f"redis.expect_types values must be Redis types ({', '.join(sorted(kinds))})")
+        if redis["rate_limits"]:
+            errors.extend(invalid_rate_limits(redis["rate_limits"], k8s))
     if p["postgres"] and p["postgres"]["statements_top"] < 1:
         errors.append("postgres.statements_top must be at least 1")
     if p["vault"]:
@@ -217,6 +240,49 @@ def invalid_options(p):
     for endpoint in p["http"]:
         if not endpoint["url"].startswith(("http://", "https://")) and not reads.tcp_address(endpoint["url"]):
             errors.append(f"http endpoint {endpoint['name']} has no usable URL (http(s)://, ws(s)://, tcp://host:port)")
+    return errors
+
+
+def whole_limit(value):
+    """A limit as an int of at least 1 (``"100"`` -> 100), ``None`` for anything else (``"many"``, ``0``, ``True``)."""
+    try:
+        limit = int(str(value).strip())
+    except ValueError:
+        return None
+    return limit if limit >= 1 else None
+
+
+def invalid_rate_limits(rate, k8s):
+    """What is wrong with ``redis.rate_limits``, one phrase each."""
+    errors = []
+    where = "redis.rate_limits"
+    for option in ("key_prefix", "allowlist_prefix"):
+        if not rate[option]:
+            errors.append(f"{where}.{option} must not be empty")
+    if rate["max_keys"] < 1:
+        errors.append(f"{where}.max_keys must be at least 1, got {rate['max_keys']}")
+    if rate["top"] < 0:
+        errors.append(f"{where}.top must be 0 or more, got {rate['top']}")
+    for window, value in rate["limits"].items():
+        if whole_limit(value) is None:
+            errors.append(f"{where}.limits.{window} must be a whole number of requests of at least 1, got {value!r}")
+    configmap = rate["limits_configmap"]
+    if configmap:
+        if not configmap["name"].strip():
+            errors.append(f"{where}.limits_configmap.name must not be empty")
+        if not configmap["keys"] or any(not isinstance(v, str) or not v for v in configmap["keys"].values()):
+            errors.append(f"{where}.limits_configmap.keys must map window names to ConfigMap data keys")
+        if not k8s or "configmaps" not in k8s["kinds"]:
+            errors.append(f"{where}.limits_configmap needs kubernetes with configmaps in kubernetes.kinds")
+    if rate["clients"]:
+        # imports the redis library: only when there are client ids to check
+        from ansible_collections.voicehive.remediation.plugins.module_utils._rate_limit import parse_client
+
+        for client in rate["clients"]:
+            try:
+                parse_client(client)
+            except ValueError as exc:
+                errors.append(f"{where}.clients: {exc}")
     return errors
 
 
@@ -311,9 +377,15 @@ def finish_kubernetes(params, conn, jobs):
     return result
 
 
-def read_redis(redis_utils, client, params):
-    """The Redis reader, run in the pool: never raises for an unreachable server."""
+def read_redis(redis_utils, client, params, rate_utils=None):
+    """The Redis reader, run in the pool: never raises for an unreachable server.
+
+    With ``redis.rate_limits`` (``rate_utils``, the ``_rate_limit`` module) the rate-limit keys are read too,
+    under ``rate_limits``, raw (``finish_rate_limits`` summarises them).
+    """
     settings = redis_utils.connection_settings(params)
+    rate = params["rate_limits"]
+    keep = (f"{rate['key_prefix']}:", f"{rate['allowlist_prefix']}:") if rate else ()
     try:
         client.ping()
         data = redis_utils.read_site(
@@ -327,6 +399,7 @@ def read_redis(redis_utils, client, params):
             sample=params["sample"],
             expect_types=params["expect_types"],
             secret_families=params["secret_families"],
+            keep_prefixes=keep,
         )
     except (redis_utils.RedisError, OSError) as exc:
         unreachable = isinstance(exc, (redis_utils.RedisConnectionError, redis_utils.RedisTimeoutError, OSError))
@@ -336,12 +409,102 @@ def read_redis(redis_utils, client, params):
             else redis_utils.redis_error_message(params, exc, "Cannot read the site state from")
         )
         return dict(available=False, error=message, target=redis_utils.redis_target(params))
-    return dict(data, available=True, error=None, target=redis_utils.redis_target(params))
+    kept = data.pop("kept_keys", None)
+    result = dict(data, available=True, error=None, target=redis_utils.redis_target(params))
+    if rate:
+        candidates = kept if data["scan"]["complete"] else None
+        result["rate_limits"] = read_rate_limits(redis_utils, rate_utils, client, params, candidates)
+    return result
+
+
+def read_rate_limits(redis_utils, rate_utils, client, params, candidates):
+    """The rate-limit keys, raw (``rate_utils.read_usage``): from ``candidates`` (the keys the complete SCAN pass
+    examined) or, when ``None``, found with bounded MATCH scans. An error here leaves the rest of the Redis read."""
+    rate = params["rate_limits"]
+    started = time.monotonic()
+    try:
+        server_time, entries, allowlist, invalid, examined, truncated = rate_utils.read_usage(
+            client,
+            rate["key_prefix"],
+            rate["allowlist_prefix"],
+            params["scan_count"],
+            rate["max_keys"],
+            rate["clients"],
+            candidates,
+        )
+    except (redis_utils.RedisError, OSError) as exc:
+        error = redis_utils.redis_error_message(params, exc, "Cannot read rate limits from")
+        return dict(available=False, error=error, elapsed_ms=round((time.monotonic() - started) * 1000, 1))
+    except Exception as exc:  # a bug here must not hide the rest of the Redis read
+        return dict(available=False, error=_failed(exc), elapsed_ms=round((time.monotonic() - started) * 1000, 1))
+    return dict(
+        available=True,
+        error=None,
+        server_time=server_time,
+        entries=entries,
+        allowlist=allowlist,
+        invalid=invalid,
+        keys_examined=examined,
+        truncated=truncated,
+        elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+    )
+
+
+def effective_limits(rate, kubernetes):
+    """``(limits, limits_source)``: ``redis.rate_limits.limits`` overridden per window by the whole-number values of
+    the ``limits_configmap`` keys in the ConfigMap read by the same call. A missing ConfigMap or key, or a value
+    that is no whole number of at least 1, leaves the option's limit (``limits_source`` says ``option``; a window
+    without one has no limit)."""
+    limits = {str(window): whole_limit(value) for window, value in rate["limits"].items()}
+    source = {window: "option" for window in limits}
+    configmap = rate["limits_configmap"]
+    if configmap:
+        found = ((kubernetes or {}).get("configmaps") or {}).get(configmap["name"]) or {}
+        data = found.get("data") or {}
+        for window, data_key in configmap["keys"].items():
+            value = whole_limit(data.get(data_key))
+            if value is not None:
+                limits[str(window)] = value
+                source[str(window)] = "configmap"
+    return dict(sorted(limits.items())), dict(sorted(source.items()))
+
+
+def finish_rate_limits(rate, redis, kubernetes):
+    """``redis.rate_limits`` of the result, in the calling thread once the Kubernetes reads are in: the raw read
+    of the Redis reader summarised with the effective limits, as ``rate_limit_info`` returns it, with ``limits``,
+    ``limits_source`` and ``elapsed_ms``."""
+    from ansible_collections.voicehive.remediation.plugins.module_utils import _rate_limit as rate_utils
+
+    raw = redis.get("rate_limits")
+    if raw is None:  # Redis was not read
+        return dict(available=False, error=redis.get("error") or "Redis was not read", elapsed_ms=None)
+    if not raw["available"]:
+        return raw
+    started = time.monotonic()
+    limits, source = effective_limits(rate, kubernetes)
+    summary = rate_utils.summarize_usage(
+        raw["entries"], raw["allowlist"], limits=limits, top=rate["top"], wanted=rate["clients"]
+    )
+    result = dict(
+        summary,
+        available=True,
+        error=None,
+        keys_examined=raw["keys_examined"],
+        truncated=raw["truncated"],
+        invalid_keys=len(raw["invalid"]),
+        invalid=raw["invalid"][: rate_utils.INVALID_SAMPLE],
+        limits=limits,
+        limits_source=source,
+        elapsed_ms=round(raw["elapsed_ms"] + (time.monotonic() - started) * 1000, 1),
+    )
+    if raw["server_time"] is not None:
+        result["server_time"] = raw["server_time"]
+    return result
 
 
 def start_redis(params, pool, timeout):
     """Import the library here, in the main thread, while the other reads are under way."""
-    from ansible_collections.voicehive.remediation.plugins.module_utils import _redis
+    from ansible_collections.voicehive.remediation.plugins.module_utils import _rate_limit, _redis
 
     if not _redis.HAS_REDIS:
         raise SiteInfoError(missing_required_lib(_redis.REDIS_LIBRARY), exception=_redis.REDIS_IMPORT_ERROR)
@@ -350,7 +513,7 @@ def start_redis(params, pool, timeout):
         client = _redis.redis.Redis(**_redis.redis_client_kwargs(params))
     except (ValueError, _redis.RedisError) as exc:
         raise SiteInfoError(_redis.connection_error_message(params, exc)) from None
-    return Job(pool, read_redis, _redis, client, params)
+    return Job(pool, read_redis, _redis, client, params, _rate_limit)
 
 
 def start_postgres(params, pool, timeout):
@@ -428,6 +591,10 @@ def read_site(p):
                 result["kubernetes"] = finish_kubernetes(p["kubernetes"], conn, k8s_jobs)
             if redis_job is not None:
                 result["redis"] = finish_single(redis_job)
+                if p["redis"]["rate_limits"]:
+                    result["redis"]["rate_limits"] = finish_rate_limits(
+                        p["redis"]["rate_limits"], result["redis"], result.get("kubernetes")
+                    )
             if pg_job is not None:
                 result["postgres"] = finish_single(pg_job)
             if prom_jobs is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: rate_limit
-short_description: Clear one client's rate-limit counters, or allow-list its IP, in the VoiceHive Redis
+short_description: Clear one client's rate-limit counters, or allow-list it, in the VoiceHive Redis
 version_added: 0.1.0
 description:
   - Changes the rate-limit state of one client of the VoiceHive orchestrator.
@@ -16,10 +16,11 @@ description:
     escaped, never C(KEYS)) and deleted with C(UNLINK) in pipelined batches. Keys of other clients
     that the pattern also matches (IPv6 C(ip:::1) against C(ip:::1:5), C(internal:svc) against
     C(internal:svc:eu)) and the allow-list are never touched.
-  - O(state=allowlisted) sets the allow-list key C(<allowlist_prefix>:<ip>) to V(true) with an
-    expiry of O(ttl) seconds. An entry that already has V(true) and an expiry of at least 90% of
-    O(ttl) (or none) is left alone. Only for C(ip:) clients.
-  - O(state=not_allowlisted) deletes the allow-list key. Only for C(ip:) clients.
+  - O(state=allowlisted) sets the client's allow-list key to V(true) with an expiry of O(ttl) seconds,
+    C(<allowlist_prefix>:<ip>) for an C(ip:) client and C(<allowlist_prefix>:<client>) for the other kinds
+    (C(rate_limit:whitelist:user:123)), as the orchestrator checks them. An entry that already has V(true)
+    and an expiry of at least 90% of O(ttl) (or none) is left alone.
+  - O(state=not_allowlisted) deletes the allow-list key.
   - Bad input (an unknown client kind, an C(ip:) client that is not an IPv4 or IPv6 address, a TTL
     out of bounds) is refused before any command is sent.
 author:
@@ -45,7 +46,7 @@ options:
     required: true
   state:
     description:
-      - V(cleared) deletes the client's counters; V(allowlisted) puts its IP on the allow-list for
+      - V(cleared) deletes the client's counters; V(allowlisted) puts it on the allow-list for
         O(ttl) seconds; V(not_allowlisted) takes it off.
     type: str
     required: true
@@ -62,7 +63,7 @@ options:
     default: rate_limit
   allowlist_prefix:
     description:
-      - Prefix of the allow-list keys, C(<allowlist_prefix>:<ip>).
+      - Prefix of the allow-list keys, C(<allowlist_prefix>:<ip>) and C(<allowlist_prefix>:<client>).
     type: str
     default: rate_limit:whitelist
   max_keys:
@@ -104,6 +105,14 @@ EXAMPLES = r"""
     ttl: 3600
   register: __rate_limiting_allowlisted
 
+- name: Allow-list an internal service's client id for a day
+  voicehive.remediation.rate_limit:
+    url: "{{ voicehive_redis_url }}"
+    client: internal:tts-router
+    state: allowlisted
+    ttl: 86400
+  register: __rate_limiting_allowlisted
+
 - name: Take the probe off the allow-list
   voicehive.remediation.rate_limit:
     host: 127.0.0.1
@@ -143,9 +152,7 @@ skipped:
   type: int
   sample: 0
 allowlisted:
-  description:
-    - Whether the client's IP is on the allow-list after the task (in check mode, would be).
-    - V(null) for clients that are not C(ip:) clients.
+  description: Whether the client is on the allow-list after the task (in check mode, would be).
   returned: always
   type: bool
   sample: true
@@ -225,11 +232,9 @@ def check_params(module):
         module.fail_json(msg=f"{doing(state, client)}: {reason}", changed=False)
 
     try:
-        kind, _value = parse_client(client)
+        parse_client(client)
     except ValueError as e:
         refuse(str(e))
-    if state != "cleared" and kind != "ip":
-        refuse(f"only ip: clients have an allow-list entry, {client!r} is a {kind}: client")
     if state == "allowlisted":
         ttl = params["ttl"]
         if ttl is None:
@@ -271,8 +276,6 @@ def find_counters(client, params):
 def read_allowlist(client, key):
     """``(exists, allowlisted, ttl)`` of the allow-list key ``key``: ``allowlisted`` when it holds ``true``,
     ``ttl`` ``-1`` without expiry, ``None`` when the key does not exist."""
-    if key is None:
-        return False, False, None
     pipe = client.pipeline(transaction=False)
     pipe.type(key)
     pipe.get(key)
@@ -292,7 +295,6 @@ def run_module(module, client):
     params = module.params
     state, who = params["state"], params["client"]
     allow_key = allowlist_key(params["allowlist_prefix"], who)
-    is_ip = allow_key is not None
     result = dict(
         changed=False,
         client=who,
@@ -320,8 +322,7 @@ def run_module(module, client):
             )
         exists, present, ttl = read_allowlist(client, allow_key)
         result.update(counter_keys=len(own), remaining=len(own), skipped=skipped)
-        if is_ip:
-            result.update(allowlisted=present, allowlist_ttl=ttl if present else None)
+        result.update(allowlisted=present, allowlist_ttl=ttl if present else None)
         before = dict(counter_keys=len(own), allowlisted=result["allowlisted"], allowlist_ttl=result["allowlist_ttl"])
 
         if state == "cleared" and own:

@@ -21,7 +21,8 @@ description:
     window, the service's default; the requests inside the window are counted by the Redis server
     clock), or a token bucket (a hash or a JSON string with C(tokens); it reports the tokens left,
     not requests).
-  - Allow-list keys are C(<allowlist_prefix>:<ip>) = V(true) with a TTL.
+  - Allow-list keys are C(<allowlist_prefix>:<ip>) for C(ip:) clients and C(<allowlist_prefix>:<client_id>) for
+    every kind (C(rate_limit:whitelist:user:123)), = V(true) with a TTL; the orchestrator checks both.
   - Keys are found with a bounded C(SCAN) (never C(KEYS)) and read with pipelined C(TYPE), C(TTL)
     and C(GET) (then C(ZCOUNT) or C(HGET) for sorted sets and hashes), a thousand keys per round trip.
   - Never changes anything, and never fails because of a malformed key; those are counted in
@@ -45,7 +46,7 @@ options:
     default: rate_limit
   allowlist_prefix:
     description:
-      - Prefix of the allow-list keys, C(<allowlist_prefix>:<ip>).
+      - Prefix of the allow-list keys, C(<allowlist_prefix>:<ip>) and C(<allowlist_prefix>:<client_id>).
     type: str
     default: rate_limit:whitelist
   scan_count:
@@ -57,7 +58,8 @@ options:
     description:
       - Stop scanning after this many rate-limit and allow-list keys; RV(truncated) then says so and
         the figures cover the keys read.
-      - The clients in O(clients) are then looked up with their own C(SCAN), so they are reported in full.
+      - The clients in O(clients) are then looked up with their own C(SCAN) (and their allow-list keys read),
+        so they are reported in full.
     type: int
     default: 200000
   top:
@@ -218,7 +220,7 @@ clients:
       elements: str
       returned: always
     allowlisted:
-      description: Whether the client's allow-list key exists with V(true).
+      description: Whether an allow-list key of the client exists with V(true).
       type: bool
       returned: always
     allowlist_ttl:
@@ -254,10 +256,12 @@ median_requests:
   type: dict
   sample: {minute: 4, hour: 51.5}
 allowlist:
-  description: The allow-listed clients (C(ip:<address>)) and the seconds until their entry expires (V(-1) never).
+  description:
+    - The allow-listed clients by client id (C(<allowlist_prefix>:<ip>) is C(ip:<ip>)) and the seconds until their
+      entry expires (V(-1) never; of two entries of one client the longer).
   returned: always
   type: dict
-  sample: {"ip:10.9.9.9": 3412}
+  sample: {"ip:10.9.9.9": 3412, "user:123": -1}
 keys_examined:
   description: Number of keys the module read (rate-limit and allow-list keys found by C(SCAN)).
   returned: always
@@ -288,10 +292,8 @@ server_time:
 
 from ansible_collections.voicehive.remediation.plugins.module_utils._rate_limit import (
     INVALID_SAMPLE,
-    allowlist_key,
-    classify,
     parse_client,
-    read_keys,
+    read_usage,
     summarize_usage,
 )
 from ansible_collections.voicehive.remediation.plugins.module_utils._redis import (
@@ -300,9 +302,7 @@ from ansible_collections.voicehive.remediation.plugins.module_utils._redis impor
     RedisModule,
     RedisTimeoutError,
     connect,
-    escape_glob,
     redis_error_message,
-    scan_keys,
 )
 
 DOING = "Cannot read rate limits from"
@@ -353,34 +353,6 @@ def check_params(module):
     return limits
 
 
-def find_keys(client, params):
-    """``(keys, truncated)``: the counter and allow-list keys, found with bounded SCANs."""
-    prefix, allow_prefix, count, cap = (
-        params["key_prefix"],
-        params["allowlist_prefix"],
-        params["scan_count"],
-        params["max_keys"],
-    )
-    found = scan_keys(client, f"{escape_glob(prefix)}:*", count=count, limit=cap)
-    keys, truncated = set(found.keys), found.truncated
-    if not f"{allow_prefix}:".startswith(f"{prefix}:"):  # the allow-list lives elsewhere: scan it too
-        if len(keys) < cap:
-            more = scan_keys(client, f"{escape_glob(allow_prefix)}:*", count=count, limit=cap - len(keys))
-            keys.update(more.keys)
-            truncated = truncated or more.truncated
-        else:
-            truncated = True
-    if truncated:
-        # the pass stopped early: look the wanted clients up on their own, so they are reported in full
-        for wanted in params["clients"]:
-            mine = scan_keys(client, f"{escape_glob(prefix)}:{escape_glob(wanted)}:*", count=count, limit=cap)
-            keys.update(mine.keys)
-            allow = allowlist_key(allow_prefix, wanted)
-            if allow:
-                keys.add(allow)
-    return sorted(keys), truncated
-
-
 def run_module(module, client):
     limits = check_params(module)
     params = module.params
@@ -401,8 +373,14 @@ def run_module(module, client):
     )
     try:
         client.ping()
-        keys, truncated = find_keys(client, params)
-        server_time, read = read_keys(client, keys, params["key_prefix"])
+        server_time, entries, allowlist, invalid, examined, truncated = read_usage(
+            client,
+            params["key_prefix"],
+            params["allowlist_prefix"],
+            params["scan_count"],
+            params["max_keys"],
+            params["clients"],
+        )
     except (RedisError, OSError) as e:
         message = redis_error_message(params, e, DOING)
         if not isinstance(e, (RedisConnectionError, RedisTimeoutError, OSError)) or params["fail_on_unreachable"]:
@@ -411,11 +389,10 @@ def run_module(module, client):
         result["error"] = message
         module.exit_json(**result)
 
-    entries, allowlist, invalid = classify(read, params["key_prefix"], params["allowlist_prefix"])
     result.update(
         summarize_usage(entries, allowlist, limits=limits, top=params["top"], wanted=params["clients"]),
         redis_available=True,
-        keys_examined=len(keys),
+        keys_examined=examined,
         truncated=truncated,
         invalid_keys=len(invalid),
         invalid=invalid[:INVALID_SAMPLE],

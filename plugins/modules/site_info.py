@@ -190,6 +190,69 @@ options:
         type: list
         elements: str
         default: []
+      rate_limits:
+        description:
+          - Also read the orchestrator's rate-limit keys and report the usage per client as
+            M(voicehive.remediation.rate_limit_info) does, under C(redis.rate_limits).
+          - When the site's C(SCAN) pass was complete, the keys are taken from the keys it examined (no other
+            C(SCAN)); otherwise they are found with bounded C(SCAN) C(MATCH) calls (O(redis.scan_count) each).
+            They are read with pipelined commands, a thousand keys per round trip.
+          - The usage is judged against O(redis.rate_limits.limits), overridden per window by the values of
+            O(redis.rate_limits.limits_configmap) in the ConfigMap the same task reads.
+          - A Redis error in this part leaves the rest of the Redis read; C(redis.rate_limits) then has
+            C(available=false) and C(error).
+        type: dict
+        suboptions:
+          key_prefix:
+            description: Prefix of the counter keys. The orchestrator uses V(rate_limit).
+            type: str
+            default: rate_limit
+          allowlist_prefix:
+            description:
+              - Prefix of the allow-list keys, C(<allowlist_prefix>:<ip>) and C(<allowlist_prefix>:<client_id>).
+            type: str
+            default: rate_limit:whitelist
+          limits:
+            description:
+              - Requests allowed per window name (V(minute=60), V(per_minute=100)), whole numbers of at least 1.
+              - Without limits, only a token bucket with less than one token left counts as over the limit.
+            type: dict
+            default: {}
+          limits_configmap:
+            description:
+              - Take the limits from a ConfigMap of O(kubernetes.namespace), read by the same task (needs
+                V(configmaps) in O(kubernetes.kinds)).
+              - A missing ConfigMap or key, or a value that is not a whole number of at least 1, leaves the limit
+                of O(redis.rate_limits.limits) for that window; C(limits_source) tells which applies.
+            type: dict
+            suboptions:
+              name:
+                description: Name of the ConfigMap, for example V(rate-limit-config).
+                type: str
+                required: true
+              keys:
+                description:
+                  - Window name to the data key of the ConfigMap that holds its limit, for example the key
+                    V(requests_per_minute) for both windows V(minute) and V(per_minute).
+                type: dict
+                required: true
+          top:
+            description: Number of clients in C(top_clients), the busiest first.
+            type: int
+            default: 20
+          clients:
+            description:
+              - Client ids always reported in C(clients), for example V(ip:10.0.0.5) or V(user:123).
+              - When the scan stopped at O(redis.rate_limits.max_keys), their keys are still read in full.
+            type: list
+            elements: str
+            default: []
+          max_keys:
+            description:
+              - Read at most this many rate-limit and allow-list keys; C(truncated) then says so and the figures
+                cover the keys read.
+            type: int
+            default: 200000
       variable:
         description: The inventory variable to name when Redis does not answer.
         type: str
@@ -398,6 +461,26 @@ EXAMPLES = r"""
       - {name: livekit, url: "wss://livekit.voicehive.com"}
   register: voicehive_state
 
+- name: Read the site with the rate-limit usage, judged by the limits of the ConfigMap
+  voicehive.remediation.site_info:
+    kubernetes:
+      namespace: voicehive
+      kinds: [pods, configmaps]
+    redis:
+      url: "{{ voicehive_redis_url }}"
+      rate_limits:
+        limits: {minute: 60, hour: 1000}
+        limits_configmap:
+          name: rate-limit-config
+          keys: {minute: requests_per_minute, per_minute: requests_per_minute}
+        clients: [ip:10.0.0.5]
+  register: voicehive_state
+
+- name: Clients at or over their limit
+  ansible.builtin.debug:
+    msg: "{{ voicehive_state.redis.rate_limits.over_limit }}"
+  when: voicehive_state.redis.rate_limits.available
+
 - name: Name what does not answer
   ansible.builtin.debug:
     msg: "{{ item.name }} ({{ item.variable }}): {{ item.error }}"
@@ -458,7 +541,8 @@ redis:
     - C(available), C(error), C(version), C(memory) (used against C(maxmemory), policy), C(clients),
       C(stats) (evictions, hits, misses), C(dbsize), C(scan) (C(examined), C(complete), per family
       C(count), C(estimate) and C(sample)), C(breakers) (as M(voicehive.remediation.circuit_breaker_info)
-      returns them, that is C(breakers), C(open), C(half_open), C(closed), C(invalid)).
+      returns them, that is C(breakers), C(open), C(half_open), C(closed), C(invalid)), and C(rate_limits)
+      with O(redis.rate_limits).
   returned: when O(redis) is set
   type: dict
   sample:
@@ -469,6 +553,127 @@ redis:
       complete: true
       families: {sessions: {prefix: "session:", count: 12, estimate: 12, sample: ["session:ab12"]}}
     breakers: {open: [pms_connector], half_open: [], closed: [tts_service]}
+    rate_limits:
+      available: true
+      error: null
+      clients:
+        "ip:10.0.0.5":
+          kind: ip
+          exists: true
+          key_count: 2
+          requests: {minute: 95}
+          peak_requests: 95
+          utilisation: 0.95
+          windows: {minute: {requests: 95, key_count: 2, paths: 2, max_ttl: 60, limit: 100, utilisation: 0.95,
+                             over_limit: false}}
+          paths: 2
+          top_paths: [{path: /api/v1/calls, requests: {minute: 90}}, {path: /health, requests: {minute: 5}}]
+          max_ttl: 60
+          over_limit: false
+          over_limit_windows: []
+          allowlisted: false
+          allowlist_ttl: null
+      top_clients: ["ip:10.0.0.5"]
+      over_limit: []
+      over_limit_count: 0
+      clients_count: 1
+      median_requests: {minute: 95}
+      allowlist: {"user:123": 3412}
+      keys_examined: 3
+      truncated: false
+      invalid_keys: 0
+      invalid: []
+      server_time: 1795852987.65
+      limits: {hour: 1000, minute: 100}
+      limits_source: {hour: option, minute: configmap}
+      elapsed_ms: 2.4
+  contains:
+    rate_limits:
+      description:
+        - The rate-limit usage, as M(voicehive.remediation.rate_limit_info) returns it (C(clients), C(top_clients),
+          C(over_limit), C(over_limit_count), C(clients_count), C(median_requests), C(allowlist), C(keys_examined),
+          C(truncated), C(invalid_keys), C(invalid) and C(server_time), described there), with C(available),
+          C(error), C(limits), C(limits_source) and C(elapsed_ms).
+        - Only C(available), C(error) and C(elapsed_ms) when Redis or this part of the read failed.
+      returned: when O(redis.rate_limits) is set
+      type: dict
+      contains:
+        available:
+          description: Whether the rate-limit keys were read.
+          type: bool
+          returned: always
+        error:
+          description: Why they could not be read (host and port, never the password).
+          type: str
+          returned: always
+        clients:
+          description:
+            - The clients of C(top_clients) and of O(redis.rate_limits.clients), by client id, each with C(kind),
+              C(exists), C(key_count), C(requests), C(peak_requests), C(utilisation), C(windows), C(paths),
+              C(top_paths), C(max_ttl), C(over_limit), C(over_limit_windows), C(allowlisted) and C(allowlist_ttl).
+          type: dict
+          returned: when available
+        top_clients:
+          description: Up to O(redis.rate_limits.top) client ids, over the limit first, then by utilisation.
+          type: list
+          elements: str
+          returned: when available
+        over_limit:
+          description: Client ids at or over a limit (at most 1000).
+          type: list
+          elements: str
+          returned: when available
+        over_limit_count:
+          description: Number of clients at or over a limit.
+          type: int
+          returned: when available
+        clients_count:
+          description: Number of distinct clients with counter keys.
+          type: int
+          returned: when available
+        median_requests:
+          description: Per window, the median of the clients' requests.
+          type: dict
+          returned: when available
+        allowlist:
+          description: The allow-listed clients by client id, and the seconds until their entry expires (V(-1) never).
+          type: dict
+          returned: when available
+        keys_examined:
+          description: Number of rate-limit and allow-list keys read.
+          type: int
+          returned: when available
+        truncated:
+          description: Whether the keys were cut at O(redis.rate_limits.max_keys).
+          type: bool
+          returned: when available
+        invalid_keys:
+          description: Number of malformed keys under the prefixes.
+          type: int
+          returned: when available
+        invalid:
+          description: Up to 20 of them, with C(key) and C(reason).
+          type: list
+          elements: dict
+          returned: when available
+        server_time:
+          description: The Redis server clock (epoch seconds) the sliding windows were counted at.
+          type: float
+          returned: when available and there were keys
+        limits:
+          description: The limits applied, window name to requests.
+          type: dict
+          returned: when available
+        limits_source:
+          description:
+            - Per window of C(limits), where its limit comes from, V(configmap) (O(redis.rate_limits.limits_configmap))
+              or V(option) (O(redis.rate_limits.limits)).
+          type: dict
+          returned: when available
+        elapsed_ms:
+          description: Time spent on the rate limits (reading and summarising).
+          type: float
+          returned: always
 postgres:
   description:
     - C(available), C(error), C(version), C(in_recovery), C(settings), C(connections) (by state, against

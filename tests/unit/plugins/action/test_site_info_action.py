@@ -67,3 +67,19 @@ def test_bad_input_is_refused_in_process(make_action):
 def test_unusable_options_fail_without_the_secret(make_action):
     result = action_for(make_action, {"redis": {"url": "http://:pw-1234@h:6379"}}).run(task_vars={})
     assert result["failed"] and "unsupported URL scheme" in result["msg"] and "pw-1234" not in json.dumps(result)
+
+
+def test_rate_limits_are_read_in_process(make_action, redis_db, redis_server):
+    redis_db.set("rate_limit:user:123:per_minute", 70, ex=60)
+    redis_db.set("rate_limit:whitelist:user:123", "true", ex=600)
+    url = f"redis://:{redis_server['password']}@127.0.0.1:{redis_server['port']}/0"
+    args = {"redis": {"url": url, "rate_limits": {"limits": {"per_minute": 50}, "clients": ["jwt:1"]}}}
+    action = action_for(make_action, args)
+    result = action.run(task_vars={})
+    action._execute_module.assert_not_called()
+    rate = result["redis"]["rate_limits"]
+    assert rate["available"] and rate["over_limit"] == ["user:123"] and rate["allowlist"]["user:123"] > 0
+    assert rate["limits_source"] == {"per_minute": "option"} and rate["clients"]["jwt:1"]["exists"] is False
+    assert redis_server["password"] not in json.dumps(result)
+    with pytest.raises(AnsibleActionFail, match=r"redis.rate_limits.clients: client 'tenant:1' must be"):
+        action_for(make_action, {"redis": {"url": url, "rate_limits": {"clients": ["tenant:1"]}}}).run(task_vars={})

@@ -368,6 +368,9 @@ def test_service_endpoints_configmap_hpa_metrics_and_statefulset_summaries():
         }
     )
     assert cm["data"] == {"requests_per_minute": "100"} and cm["binary_keys"] == ["blob"]
+    assert cm["annotations"] == {}
+    annotated = {"metadata": {"name": "x", "annotations": {"voicehive.io/previous-requests-per-minute": "60"}}}
+    assert kube.summarize_configmap(annotated)["annotations"] == {"voicehive.io/previous-requests-per-minute": "60"}
     hpa = kube.summarize_hpa(
         {
             "metadata": {"name": "orchestrator"},

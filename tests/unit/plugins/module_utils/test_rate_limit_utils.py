@@ -90,7 +90,43 @@ def test_parse_client_refuses(client, fragment):
 def test_allowlist_key():
     assert rl.allowlist_key("rate_limit:whitelist", "ip:10.0.0.5") == "rate_limit:whitelist:10.0.0.5"
     assert rl.allowlist_key("allow", "ip:::1") == "allow:::1"
-    assert rl.allowlist_key("rate_limit:whitelist", "user:123") is None
+    assert rl.allowlist_key("rate_limit:whitelist", "user:123") == "rate_limit:whitelist:user:123"
+    assert rl.allowlist_key("rate_limit:whitelist", "jwt:1") == "rate_limit:whitelist:jwt:1"
+    assert rl.allowlist_key("allow", "internal:svc:eu") == "allow:internal:svc:eu"
+
+
+@pytest.mark.parametrize(
+    ("name", "client"),
+    [
+        ("10.0.0.5", "ip:10.0.0.5"),
+        ("2001:db8::7", "ip:2001:db8::7"),
+        ("::1", "ip:::1"),
+        ("ip:10.0.0.5", "ip:10.0.0.5"),  # the client id of an ip: client, which the service checks too
+        ("user:123", "user:123"),
+        ("jwt:1", "jwt:1"),
+        ("apikey:vh_live_abcdefgh", "apikey:vh_live_abcdefgh"),
+        ("internal:svc:eu", "internal:svc:eu"),
+    ],
+)
+def test_allowlist_client(name, client):
+    assert rl.allowlist_client(name) == client
+    assert rl.allowlist_client(rl.allowlist_key("p", client)[len("p:") :]) == client  # the key maps back
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("10.0.0.256", "client '10.0.0.256' must be <kind>:<id>"),
+        ("tenant:acme", "client 'tenant:acme' must be <kind>:<id>"),
+        ("user:", "client 'user:' has an empty id"),
+        ("ip:10.0.0.256", "'10.0.0.256' is not an IPv4 or IPv6 address"),
+        ("enabled", "client 'enabled' must be <kind>:<id>"),
+    ],
+)
+def test_allowlist_client_refuses(name, fragment):
+    with pytest.raises(ValueError, match=r"^allow-list key names neither an IP address nor a client id: ") as caught:
+        rl.allowlist_client(name)
+    assert fragment in str(caught.value)
 
 
 K = rl.RateLimitKey
@@ -367,12 +403,132 @@ def test_classify_sorts_counters_allowlist_and_malformed_keys():
     }
 
 
+def test_classify_allowlist_of_every_client_kind():
+    read = {
+        "rate_limit:whitelist:user:123": got("string", "true", ttl=300),
+        "rate_limit:whitelist:jwt:1": got("string", "true", ttl=-1),
+        "rate_limit:whitelist:internal:svc:eu": got("string", "true", ttl=20),
+        "rate_limit:whitelist:10.0.0.5": got("string", "true", ttl=30),
+        "rate_limit:whitelist:ip:10.0.0.5": got("string", "true", ttl=90),  # the same client: the longer TTL
+        "rate_limit:whitelist:::1": got("string", "true", ttl=-1),
+        "rate_limit:whitelist:ip:::1": got("string", "true", ttl=10),  # -1 (never) wins
+        "rate_limit:whitelist:tenant:acme": got("string", "true"),
+        "rate_limit:whitelist:user:": got("string", "true"),
+        "rate_limit:whitelist:ip:10.0.0.256": got("string", "true"),
+        "rate_limit:whitelist:enabled": got("hash"),  # the name is wrong before the type
+        "rate_limit:whitelist:apikey:vh_live_x": got("string", "yes"),
+    }
+    entries, allowlist, invalid = rl.classify(read, "rate_limit", "rate_limit:whitelist")
+    assert entries == []
+    assert allowlist == {"internal:svc:eu": 20, "ip:10.0.0.5": 90, "ip:::1": -1, "jwt:1": -1, "user:123": 300}
+    head = "allow-list key names neither an IP address nor a client id: "
+    assert {item["key"]: item["reason"] for item in invalid} == {
+        "rate_limit:whitelist:tenant:acme": head + "client 'tenant:acme' must be <kind>:<id> with kind one of "
+        "ip, jwt, apikey, internal, user",
+        "rate_limit:whitelist:user:": head + "client 'user:' has an empty id or one with surrounding blanks",
+        "rate_limit:whitelist:ip:10.0.0.256": head + "client 'ip:10.0.0.256': '10.0.0.256' is not an IPv4 or IPv6 "
+        "address",
+        "rate_limit:whitelist:enabled": head + "client 'enabled' must be <kind>:<id> with kind one of "
+        "ip, jwt, apikey, internal, user",
+        "rate_limit:whitelist:apikey:vh_live_x": "allow-list key holds 'yes', expected 'true'",
+    }
+    summary = rl.summarize_usage(entries, allowlist, top=0, wanted=["user:123", "jwt:2"])
+    assert summary["clients"]["user:123"]["allowlisted"] is True and summary["clients"]["user:123"]["exists"] is False
+    assert summary["clients"]["user:123"]["allowlist_ttl"] == 300
+    assert summary["clients"]["jwt:2"]["allowlisted"] is False
+    assert list(summary["allowlist"]) == ["internal:svc:eu", "ip:10.0.0.5", "ip:::1", "jwt:1", "user:123"]
+
+
 def test_classify_allowlist_elsewhere():
     read = {"allow:10.0.0.1": got("string", "true", ttl=30), "allow:": got("string", "true")}
     entries, allowlist, invalid = rl.classify(read, "rate_limit", "allow")
     assert entries == []
     assert allowlist == {"ip:10.0.0.1": 30}
     assert [item["key"] for item in invalid] == ["allow:"]
+
+
+# ------------------------------------------------------------------------------------------
+# find_keys, select_keys, read_usage
+# ------------------------------------------------------------------------------------------
+
+
+def seed_keys(db):
+    pipe = db.pipeline(transaction=False)
+    for i in range(40):
+        pipe.set(f"rate_limit:ip:10.1.0.{i}:/api:minute", i + 1, ex=60)
+    pipe.set("rate_limit:user:123:per_minute", 4, ex=60)
+    pipe.set("rate_limit:whitelist:10.9.9.9", "true", ex=600)
+    pipe.set("rate_limit:whitelist:user:123", "true", ex=600)
+    pipe.set("rate_limit:whitelist:nonsense", "true")
+    pipe.set("session:1", "x")
+    pipe.execute()
+
+
+def test_find_keys_scans_both_prefixes(redis_db):
+    seed_keys(redis_db)
+    keys, truncated = rl.find_keys(redis_db, "rate_limit", "rate_limit:whitelist", 10, 1000)
+    assert truncated is False and len(keys) == 44 and keys == sorted(keys) and "session:1" not in keys
+    redis_db.set("allow:user:7", "true")
+    keys, truncated = rl.find_keys(redis_db, "rate_limit", "allow", 10, 1000)
+    assert truncated is False and "allow:user:7" in keys and len(keys) == 45
+
+
+def test_find_keys_bounded_still_reads_the_wanted_clients_and_their_allowlist_keys(redis_db):
+    seed_keys(redis_db)
+    with mock.patch.object(redis_db, "scan", wraps=redis_db.scan) as scans:
+        keys, truncated = rl.find_keys(
+            redis_db, "rate_limit", "rate_limit:whitelist", 5, 10, wanted=["user:123", "jwt:none"]
+        )
+    assert truncated is True
+    assert {"rate_limit:user:123:per_minute", "rate_limit:whitelist:user:123", "rate_limit:whitelist:jwt:none"} <= set(
+        keys
+    )
+    assert len(keys) <= 10 + 3
+    matches = {call.kwargs["match"] for call in scans.call_args_list}
+    assert matches == {"rate_limit:*", "rate_limit:user:123:*", "rate_limit:jwt:none:*"}
+
+
+def test_select_keys_from_known_keys_sends_nothing():
+    known = [f"rate_limit:ip:10.1.0.{i}:/api:minute" for i in range(5)]
+    known += ["rate_limit:whitelist:user:123", "rate_limit:user:123:per_minute", "rate_limit:user:1234:per_minute"]
+    known += ["session:1", "rate_limits:x", "circuit_breaker:a:state"]
+    keys, truncated = rl.select_keys(set(known), "rate_limit", "rate_limit:whitelist", 100)
+    assert truncated is False and keys == sorted(k for k in known if k.startswith("rate_limit:"))
+    keys, truncated = rl.select_keys(known, "rate_limit", "rate_limit:whitelist", 2, wanted=["user:123", "user:9"])
+    assert truncated is True
+    assert keys == [
+        "rate_limit:ip:10.1.0.0:/api:minute",
+        "rate_limit:ip:10.1.0.1:/api:minute",
+        "rate_limit:user:123:per_minute",  # the wanted client's own key, not user:1234's
+        "rate_limit:whitelist:user:123",  # its allow-list key; user:9 has none
+    ]
+    keys, truncated = rl.select_keys(known, "rate_limit", "allow", 100)
+    assert "rate_limit:whitelist:user:123" in keys  # under the counter prefix: a malformed counter key then
+    assert rl.select_keys([], "rate_limit", "rate_limit:whitelist") == ([], False)
+
+
+def test_read_usage_from_known_keys_does_not_scan(redis_db):
+    seed_keys(redis_db)
+    known = set(redis_db.scan_iter(count=1000))
+    redis_db.config_resetstat()
+    server_time, entries, allowlist, invalid, examined, truncated = rl.read_usage(
+        redis_db, "rate_limit", "rate_limit:whitelist", candidates=known, wanted=["user:123"]
+    )
+    calls = command_calls(redis_db)
+    assert "scan" not in calls and calls["mget"] == 1 and calls["ttl"] == 44
+    assert server_time is not None and examined == 44 and truncated is False
+    assert len(entries) == 41
+    assert set(allowlist) == {"ip:10.9.9.9", "user:123"}
+    assert [item["key"] for item in invalid] == ["rate_limit:whitelist:nonsense"]
+
+
+def test_read_usage_finds_the_keys_itself_without_candidates(redis_db):
+    seed_keys(redis_db)
+    redis_db.config_resetstat()
+    found = rl.read_usage(redis_db, "rate_limit", "rate_limit:whitelist", scan_count=10, max_keys=20)
+    calls = command_calls(redis_db)
+    _server_time, entries, _allowlist, _invalid, examined, truncated = found
+    assert calls["scan"] >= 2 and truncated is True and examined == 20 and len(entries) <= 20
 
 
 # ------------------------------------------------------------------------------------------

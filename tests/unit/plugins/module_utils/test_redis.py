@@ -445,6 +445,19 @@ def test_read_site_finds_breakers_by_match_when_the_pass_stops_early(redis_db):
     assert read["breakers"]["open"] == ["pms_connector"] and read["breakers"]["half_open"] == ["tts_service"]
 
 
+def test_read_site_keeps_the_examined_keys_asked_for(redis_db):
+    seed(redis_db)
+    plain = _redis.read_site(redis_db, families=FAMILIES)
+    assert "kept_keys" not in plain
+    read = _redis.read_site(redis_db, families=FAMILIES, keep_prefixes=("rate_limit:", "circuit_breaker:tts"))
+    kept = read["kept_keys"]
+    assert kept == sorted(kept) and len(kept) == 12 + 1 + 1
+    assert "rate_limit:whitelist:10.9.9.9" in kept and "circuit_breaker:tts_service:state" in kept
+    assert not any(k.startswith(("session:", "unrelated:", "circuit_breaker:pms")) for k in kept)
+    bounded = _redis.read_site(redis_db, families=FAMILIES, scan_count=5, max_keys=10, keep_prefixes=("rate_limit:",))
+    assert bounded["scan"]["complete"] is False and len(bounded["kept_keys"]) <= bounded["scan"]["examined"]
+
+
 def test_read_site_reports_a_refused_info():
     client = mock.MagicMock()
     pipe = client.pipeline.return_value

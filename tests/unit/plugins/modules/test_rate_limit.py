@@ -67,13 +67,10 @@ def unused_client(specced):
         (dict(client=CLIENT, state="allowlisted", ttl=59), "ttl must be between 60 and 604800 seconds, got 59"),
         (dict(client=CLIENT, state="allowlisted", ttl=604801), "ttl must be between 60 and 604800 seconds, got 604801"),
         (dict(client=CLIENT, state="cleared", ttl=600), "ttl only goes with state=allowlisted, not state=cleared"),
+        (dict(client="user:123", state="allowlisted"), "Cannot allow-list user:123: ttl is required"),
         (
-            dict(client="user:123", state="allowlisted", ttl=600),
-            "Cannot allow-list user:123: only ip: clients have an allow-list entry, 'user:123' is a user: client",
-        ),
-        (
-            dict(client="jwt:abc", state="not_allowlisted"),
-            "Cannot remove jwt:abc from the allow-list: only ip: clients have an allow-list entry",
+            dict(client="jwt:", state="not_allowlisted"),
+            "Cannot remove jwt: from the allow-list: client 'jwt:' has an empty id",
         ),
         (dict(client=CLIENT, state="cleared", key_prefix=""), "key_prefix must not be empty"),
         (dict(client=CLIENT, state="not_allowlisted", allowlist_prefix=""), "allowlist_prefix must not be empty"),
@@ -244,7 +241,7 @@ class TestAgainstRealRedis:
         result = self.run(client="user:a*b", state="cleared")
         assert result["commands"] == ["UNLINK 6 keys matching rate_limit:user:a\\*b:*"]
         assert result["deleted"] == 6
-        assert result["allowlisted"] is None and result["allowlist_ttl"] is None  # not an ip: client
+        assert result["allowlisted"] is False and result["allowlist_ttl"] is None
         assert everything(self.db) == set(other)
         assert not set(mine) & everything(self.db)
 
@@ -354,6 +351,33 @@ class TestAgainstRealRedis:
         assert result["msg"] == "Would allow-list ip:2001:db8::7 for 600 s"
         assert result["allowlisted"] is True
         assert everything(self.db) == set()
+
+    @pytest.mark.parametrize("who", ["user:123", "jwt:9f2c41d07a3b8e65", "internal:svc:eu", "apikey:vh_live_abcd"])
+    def test_allowlist_every_client_kind_by_its_client_id(self, who):
+        key = f"rate_limit:whitelist:{who}"
+        seed_client(self.db, who)
+        result = self.run(diff=True, client=who, state="allowlisted", ttl=600)
+        assert result["changed"] is True and result["commands"] == [f"SET {key} true EX 600"]
+        assert result["allowlisted"] is True and result["allowlist_ttl"] == 600
+        assert result["diff"]["before"] == dict(counter_keys=6, allowlisted=False, allowlist_ttl=None)
+        assert self.db.get(key) == "true" and 590 <= self.db.ttl(key) <= 600
+        assert len(everything(self.db)) == 7  # the counters are kept
+
+        again = self.run(client=who, state="allowlisted", ttl=600)
+        assert again["changed"] is False and again["allowlisted"] is True
+
+        removed = self.run(diff=True, client=who, state="not_allowlisted")
+        assert removed["changed"] is True and removed["commands"] == [f"DEL {key}"]
+        assert removed["diff"]["before"]["allowlisted"] is True and removed["allowlisted"] is False
+        assert self.db.exists(key) == 0 and len(everything(self.db)) == 6
+
+    def test_a_client_id_allowlist_leaves_the_ip_entries_alone(self):
+        self.db.set("rate_limit:whitelist:10.0.0.5", "true", ex=600)
+        result = self.run(client="user:10.0.0.5", state="not_allowlisted")
+        assert result["changed"] is False and result["allowlisted"] is False
+        assert self.db.exists("rate_limit:whitelist:10.0.0.5") == 1
+        ip = self.run(client=CLIENT, state="allowlisted", ttl=600)
+        assert ip["changed"] is False and ip["allowlisted"] is True  # the ip: client's key is <prefix>:<addr>
 
     def test_allowlist_works_for_a_client_with_very_many_counters(self):
         seed_client(self.db, CLIENT)

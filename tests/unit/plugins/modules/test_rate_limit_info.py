@@ -216,7 +216,7 @@ class TestAgainstRealRedis:
 
         assert result["truncated"] is True
         assert any("Stopped scanning for rate-limit keys after max_keys=50" in w for w in result["warnings"])
-        assert result["keys_examined"] <= 50 + 3 + 2 + 1  # the bound, plus the wanted clients' own keys
+        assert result["keys_examined"] <= 50 + 4 + 1 + 2  # the bound, plus the wanted clients' keys and allow-list keys
         matches = [call.kwargs["match"] for call in scans.call_args_list]
         assert set(matches) == {
             "rate_limit:*",
@@ -228,6 +228,40 @@ class TestAgainstRealRedis:
         assert result["clients"]["ip:10.0.0.5"]["requests"] == {"minute": 95, "hour": 900}  # complete
         assert result["clients"]["ip:10.9.9.9"]["allowlisted"] is True
         assert result["clients"]["user:123"]["requests"] == {"per_minute": 4}
+
+    def test_allowlist_of_every_client_kind(self):
+        seed(self.db)
+        self.db.set("rate_limit:whitelist:user:123", "true", ex=300)
+        self.db.set("rate_limit:whitelist:jwt:1", "true")
+        self.db.set("rate_limit:whitelist:ip:10.0.0.5", "true", ex=100)
+        self.db.set("rate_limit:whitelist:tenant:acme", "true")
+        result = self.run(top=0, clients=["user:123", "jwt:1", "ip:10.0.0.5", "jwt:9f2c41d07a3b8e65"])
+        assert set(result["allowlist"]) == {"ip:10.9.9.9", "ip:2001:db8::7", "user:123", "jwt:1", "ip:10.0.0.5"}
+        clients = result["clients"]
+        assert clients["user:123"]["allowlisted"] is True and 290 <= clients["user:123"]["allowlist_ttl"] <= 300
+        assert clients["user:123"]["requests"] == {"per_minute": 4}
+        assert clients["jwt:1"]["allowlisted"] is True and clients["jwt:1"]["exists"] is False
+        assert clients["jwt:1"]["allowlist_ttl"] == -1
+        assert clients["ip:10.0.0.5"]["allowlisted"] is True  # by its client id
+        assert clients["jwt:9f2c41d07a3b8e65"]["allowlisted"] is False
+        assert result["invalid_keys"] == 4
+        assert {item["key"]: item["reason"] for item in result["invalid"]}["rate_limit:whitelist:tenant:acme"] == (
+            "allow-list key names neither an IP address nor a client id: client 'tenant:acme' must be <kind>:<id> "
+            "with kind one of ip, jwt, apikey, internal, user"
+        )
+
+    def test_allowlist_keys_of_wanted_clients_of_every_kind_are_read_when_truncated(self):
+        pipe = self.db.pipeline(transaction=False)
+        for i in range(100):
+            pipe.set(f"rate_limit:ip:172.16.0.{i}:/api:minute", 1, ex=60)
+        pipe.execute()
+        self.db.set("rate_limit:whitelist:user:123", "true", ex=300)
+        self.db.set("rate_limit:whitelist:internal:svc:eu", "true", ex=300)
+        result = self.run(max_keys=10, scan_count=10, clients=["user:123", "internal:svc:eu", "jwt:1"])
+        assert result["truncated"] is True
+        assert result["clients"]["user:123"]["allowlisted"] is True
+        assert result["clients"]["internal:svc:eu"]["allowlisted"] is True
+        assert result["clients"]["jwt:1"]["allowlisted"] is False
 
     def test_allowlist_under_another_prefix_is_scanned_too(self):
         self.db.set("rate_limit:ip:10.0.0.1:/a:minute", 3, ex=60)

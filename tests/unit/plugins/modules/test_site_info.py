@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import socket
+from unittest import mock
 
 import pytest
+import redis
 import yaml
 
-from ansible_collections.voicehive.remediation.plugins.module_utils import _site_info
+from ansible_collections.voicehive.remediation.plugins.module_utils import _rate_limit, _site_info
 from ansible_collections.voicehive.remediation.plugins.modules import site_info
 
 TOKEN = "kube-token-" + "z" * 24
@@ -175,6 +177,63 @@ def test_unreachable_redis_is_reported_without_its_password(run_module):
         ({"redis": {"url": "redis://h", "scan_count": 0}}, "redis.scan_count must be at least 1"),
         ({"redis": {"url": "redis://h", "breaker_prefix": ""}}, "redis.breaker_prefix must not be empty"),
         ({"redis": {"url": "redis://h", "families": {"sessions": ""}}}, "redis.families must map names"),
+        (
+            {"redis": {"url": "redis://h", "rate_limits": {"limits": {"minute": "many"}}}},
+            "redis.rate_limits.limits.minute must be a whole number of requests of at least 1, got 'many'",
+        ),
+        (
+            {"redis": {"url": "redis://h", "rate_limits": {"limits": {"hour": 0}}}},
+            "redis.rate_limits.limits.hour must be a whole number of requests of at least 1, got 0",
+        ),
+        (
+            {"redis": {"url": "redis://h", "rate_limits": {"clients": ["tenant:1"]}}},
+            "redis.rate_limits.clients: client 'tenant:1' must be <kind>:<id> with kind one of",
+        ),
+        (
+            {"redis": {"url": "redis://h", "rate_limits": {"clients": ["ip:10.0.0.300"]}}},
+            "redis.rate_limits.clients: client 'ip:10.0.0.300': '10.0.0.300' is not an IPv4 or IPv6 address",
+        ),
+        ({"redis": {"url": "redis://h", "rate_limits": {"top": -1}}}, "redis.rate_limits.top must be 0 or more"),
+        (
+            {"redis": {"url": "redis://h", "rate_limits": {"max_keys": 0}}},
+            "redis.rate_limits.max_keys must be at least 1, got 0",
+        ),
+        (
+            {"redis": {"url": "redis://h", "rate_limits": {"key_prefix": ""}}},
+            "redis.rate_limits.key_prefix must not be empty",
+        ),
+        (
+            {"redis": {"url": "redis://h", "rate_limits": {"allowlist_prefix": ""}}},
+            "redis.rate_limits.allowlist_prefix must not be empty",
+        ),
+        (
+            {
+                "redis": {
+                    "url": "redis://h",
+                    "rate_limits": {"limits_configmap": {"name": "c", "keys": {"minute": "m"}}},
+                }
+            },
+            "redis.rate_limits.limits_configmap needs kubernetes with configmaps in kubernetes.kinds",
+        ),
+        (
+            {
+                "kubernetes": {"host": "http://h", "api_key": "t", "namespace": "n", "kinds": ["pods"]},
+                "redis": {"url": "redis://h", "rate_limits": {"limits_configmap": {"name": "c", "keys": {"m": "m"}}}},
+            },
+            "redis.rate_limits.limits_configmap needs kubernetes with configmaps in kubernetes.kinds",
+        ),
+        (
+            {"redis": {"url": "redis://h", "rate_limits": {"limits_configmap": {"name": " ", "keys": {"m": "m"}}}}},
+            "redis.rate_limits.limits_configmap.name must not be empty",
+        ),
+        (
+            {"redis": {"url": "redis://h", "rate_limits": {"limits_configmap": {"name": "c", "keys": {}}}}},
+            "redis.rate_limits.limits_configmap.keys must map window names to ConfigMap data keys",
+        ),
+        (
+            {"redis": {"url": "redis://h", "rate_limits": {"limits_configmap": {"name": "c", "keys": {"m": ""}}}}},
+            "redis.rate_limits.limits_configmap.keys must map window names to ConfigMap data keys",
+        ),
         ({"postgres": {"login_host": "h", "statements_top": 0}}, "postgres.statements_top must be at least 1"),
         ({"http": [{"name": "a", "url": "http://h"}, {"name": "a", "url": "http://h"}]}, "repeated: a"),
         ({"http": [{"name": "a", "url": "ftp://h"}]}, "http endpoint a has no usable URL"),
@@ -273,3 +332,217 @@ def test_vault_and_secrets_are_read_without_values(run_module, http_server):
     assert result["components"]["vault"]["available"] is True
     text = json.dumps(result)
     assert "vault-tok-1" not in text and api_key not in text and "YzJodmNuUT0=" not in text and "c2hvcnQ=" not in text
+
+
+# ------------------------------------------------------------------------------------------
+# redis.rate_limits
+# ------------------------------------------------------------------------------------------
+
+JINJA_DICT_METHODS = {"keys", "items", "values", "get", "update", "copy", "pop"}
+RATE_LIMITS = dict(
+    limits={"minute": 60, "per_minute": 50, "hour": 1000},
+    limits_configmap=dict(
+        name="rate-limit-config", keys={"minute": "requests_per_minute", "per_minute": "requests_per_minute"}
+    ),
+    clients=["user:123", "jwt:none"],
+)
+
+
+def names_in(value):
+    """Every dict key in ``value``, at any depth."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from names_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from names_in(item)
+
+
+def seed_rate_limits(db):
+    now = float(db.time()[0])
+    pipe = db.pipeline(transaction=False)
+    pipe.zadd("rate_limit:ip:10.0.0.5:/api/v1/calls:minute", {f"r{i}": now - i * 0.25 for i in range(120)})
+    pipe.expire("rate_limit:ip:10.0.0.5:/api/v1/calls:minute", 60)
+    pipe.set("rate_limit:user:123:per_minute", 70, ex=60)  # over the option's 50, under the ConfigMap's 100
+    pipe.set("rate_limit:jwt:1:/api:hour", 500, ex=3600)
+    pipe.set("rate_limit:whitelist:10.9.9.9", "true", ex=600)
+    pipe.set("rate_limit:whitelist:user:123", "true", ex=600)
+    pipe.set("rate_limit:whitelist:tenant:acme", "true")
+    pipe.execute()
+
+
+def rate_args(base, redis_url, kinds=("configmaps",), **rate):
+    return {
+        "kubernetes": {"host": base, "api_key": TOKEN, "namespace": "voicehive", "kinds": list(kinds)},
+        "redis": {
+            "url": redis_url,
+            "families": {"rate_limits": "rate_limit:"},
+            "rate_limits": dict(RATE_LIMITS, **rate),
+        },
+    }
+
+
+@pytest.fixture
+def find_keys(monkeypatch):
+    """``_rate_limit.find_keys``, recording its calls (the bounded MATCH scans)."""
+    spy = mock.Mock(wraps=_rate_limit.find_keys)
+    monkeypatch.setattr(_rate_limit, "find_keys", spy)
+    return spy
+
+
+def test_rate_limits_from_a_complete_pass_with_the_configmap_limits(run_module, site, redis_db, find_keys):
+    base, _routes, redis_url, redis_password = site
+    seed_rate_limits(redis_db)
+    result = run_module(site_info.main, rate_args(base, redis_url))
+    assert result["redis"]["available"] and result["redis"]["scan"]["complete"]
+    assert "kept_keys" not in result["redis"]
+    find_keys.assert_not_called()  # the keys the pass examined, no other SCAN
+    rate = result["redis"]["rate_limits"]
+    assert rate["available"] is True and rate["error"] is None
+    assert rate["limits"] == {"hour": 1000, "minute": 100, "per_minute": 100}
+    assert rate["limits_source"] == {"hour": "option", "minute": "configmap", "per_minute": "configmap"}
+    assert rate["keys_examined"] == 6 and rate["truncated"] is False
+    assert rate["clients_count"] == 3
+    assert rate["top_clients"] == ["ip:10.0.0.5", "user:123", "jwt:1"]
+    assert rate["over_limit"] == ["ip:10.0.0.5"] and rate["over_limit_count"] == 1
+    assert rate["median_requests"] == {"hour": 500, "minute": 120, "per_minute": 70}
+    assert set(rate["allowlist"]) == {"ip:10.9.9.9", "user:123"}
+    assert list(rate["clients"]) == ["ip:10.0.0.5", "user:123", "jwt:1", "jwt:none"]
+    abuser = rate["clients"]["ip:10.0.0.5"]
+    assert abuser["windows"]["minute"]["limit"] == 100 and abuser["windows"]["minute"]["utilisation"] == 1.2
+    assert abuser["over_limit_windows"] == ["minute"] and abuser["allowlisted"] is False
+    user = rate["clients"]["user:123"]
+    assert user["utilisation"] == 0.7 and user["over_limit"] is False
+    assert user["allowlisted"] is True and 590 <= user["allowlist_ttl"] <= 600
+    assert rate["clients"]["jwt:none"]["exists"] is False
+    assert rate["invalid_keys"] == 1 and rate["invalid"][0]["key"] == "rate_limit:whitelist:tenant:acme"
+    assert abs(rate["server_time"] - result["redis"]["server_time"]) < 5
+    assert isinstance(rate["elapsed_ms"], float)
+    assert not JINJA_DICT_METHODS & set(names_in(rate))
+    assert redis_password not in json.dumps(result)
+
+
+def test_rate_limits_cap_the_keys_of_a_complete_pass(run_module, site, redis_db, find_keys):
+    base, _routes, redis_url, _pw = site
+    seed_rate_limits(redis_db)
+    result = run_module(site_info.main, rate_args(base, redis_url, max_keys=2, clients=["user:123"]))
+    find_keys.assert_not_called()
+    rate = result["redis"]["rate_limits"]
+    assert rate["truncated"] is True and rate["keys_examined"] == 4  # two, and user:123's counter and allow-list key
+    assert rate["clients"]["user:123"]["requests"] == {"per_minute": 70}
+    assert rate["clients"]["user:123"]["allowlisted"] is True
+
+
+def test_rate_limits_after_a_truncated_pass_are_found_with_match_scans(run_module, site, redis_db, find_keys):
+    base, _routes, redis_url, _pw = site
+    seed_rate_limits(redis_db)
+    pipe = redis_db.pipeline(transaction=False)
+    for i in range(200):
+        pipe.set(f"noise:{i}", 1)
+    pipe.execute()
+    args = rate_args(base, redis_url)
+    args["redis"].update(max_keys=10, scan_count=5)
+    result = run_module(site_info.main, args)
+    assert result["redis"]["scan"]["complete"] is False
+    find_keys.assert_called_once()
+    assert find_keys.call_args.args[1:] == ("rate_limit", "rate_limit:whitelist", 5, 200000, ["user:123", "jwt:none"])
+    rate = result["redis"]["rate_limits"]
+    assert rate["available"] is True and rate["keys_examined"] == 6 and rate["truncated"] is False
+    assert rate["over_limit"] == ["ip:10.0.0.5"] and set(rate["allowlist"]) == {"ip:10.9.9.9", "user:123"}
+
+
+@pytest.mark.parametrize(
+    ("configmaps", "rate", "limits", "source"),
+    [
+        # the ConfigMap is missing: the option's limits
+        ((200, {"items": []}), {}, {"hour": 1000, "minute": 60, "per_minute": 50}, "option"),
+        # the key is missing
+        (
+            (200, {"items": [{"metadata": {"name": "rate-limit-config"}, "data": {"other": "5"}}]}),
+            {},
+            {"hour": 1000, "minute": 60, "per_minute": 50},
+            "option",
+        ),
+        # the value is no whole number of at least 1
+        (
+            (200, {"items": [{"metadata": {"name": "rate-limit-config"}, "data": {"requests_per_minute": "lots"}}]}),
+            {},
+            {"hour": 1000, "minute": 60, "per_minute": 50},
+            "option",
+        ),
+        (
+            (200, {"items": [{"metadata": {"name": "rate-limit-config"}, "data": {"requests_per_minute": "0"}}]}),
+            {},
+            {"hour": 1000, "minute": 60, "per_minute": 50},
+            "option",
+        ),
+        # the ConfigMaps cannot be read
+        ((403, {"message": "configmaps is forbidden"}), {}, {"hour": 1000, "minute": 60, "per_minute": 50}, "option"),
+        # a window of the ConfigMap alone, without a value: no limit
+        ((200, {"items": []}), {"limits": {"hour": 1000}}, {"hour": 1000}, "option"),
+    ],
+)
+def test_rate_limits_fall_back_to_the_option(run_module, site, redis_db, configmaps, rate, limits, source):
+    base, routes, redis_url, _pw = site
+    routes.routes["/api/v1/namespaces/voicehive/configmaps"] = configmaps
+    seed_rate_limits(redis_db)
+    result = run_module(site_info.main, rate_args(base, redis_url, **rate))
+    got = result["redis"]["rate_limits"]
+    assert got["limits"] == limits and got["limits_source"] == dict.fromkeys(limits, source)
+    assert got["clients"]["user:123"]["over_limit"] is ("per_minute" in limits)  # 70 against 50
+
+
+def test_rate_limits_from_the_configmap_alone(run_module, site, redis_db):
+    base, _routes, redis_url, _pw = site
+    seed_rate_limits(redis_db)
+    result = run_module(site_info.main, rate_args(base, redis_url, limits={}))
+    rate = result["redis"]["rate_limits"]
+    assert rate["limits"] == {"minute": 100, "per_minute": 100}
+    assert rate["limits_source"] == {"minute": "configmap", "per_minute": "configmap"}
+
+
+def test_rate_limits_without_options_use_the_defaults(run_module, site, redis_db):
+    _base, _routes, redis_url, _pw = site
+    seed_rate_limits(redis_db)
+    result = run_module(site_info.main, {"redis": {"url": redis_url, "rate_limits": {}}})
+    rate = result["redis"]["rate_limits"]
+    assert rate["available"] and rate["limits"] == {} and rate["limits_source"] == {}
+    assert rate["top_clients"] == ["jwt:1", "ip:10.0.0.5", "user:123"]  # by peak requests: no limits
+    assert rate["over_limit"] == [] and rate["keys_examined"] == 6
+    plain = run_module(site_info.main, {"redis": {"url": redis_url}})
+    assert "rate_limits" not in plain["redis"]
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            redis.exceptions.ConnectionError("Connection reset by peer"),
+            "Cannot read rate limits from Redis at 127.0.0.1:",
+        ),
+        (KeyError("surprise"), "KeyError: 'surprise'"),
+    ],
+)
+def test_an_error_in_the_rate_limits_keeps_the_rest_of_the_redis_read(
+    run_module, site, redis_db, monkeypatch, error, message
+):
+    base, _routes, redis_url, redis_password = site
+    seed_rate_limits(redis_db)
+    monkeypatch.setattr(_rate_limit, "read_usage", mock.Mock(side_effect=error))
+    result = run_module(site_info.main, rate_args(base, redis_url))
+    assert result["redis"]["available"] is True and result["redis"]["breakers"]["open"] == ["pms_connector"]
+    assert result["redis"]["scan"]["families"]["rate_limits"]["count"] == 6
+    assert result["components"]["redis"]["available"] is True and result["down"] == []
+    rate = result["redis"]["rate_limits"]
+    assert set(rate) == {"available", "error", "elapsed_ms"}
+    assert rate["available"] is False and rate["error"].startswith(message)
+    assert redis_password not in json.dumps(result)
+
+
+def test_unreachable_redis_reports_the_rate_limits_unavailable(run_module):
+    url = f"redis://:redis-pw-123@127.0.0.1:{closed_port()}/0"
+    result = run_module(site_info.main, {"redis": {"url": url, "rate_limits": {"clients": ["user:1"]}}})
+    rate = result["redis"]["rate_limits"]
+    assert rate["available"] is False and rate["error"] == result["redis"]["error"]
+    assert rate["error"].startswith("Cannot connect to Redis at 127.0.0.1:") and "redis-pw-123" not in rate["error"]

@@ -407,6 +407,13 @@ class AppLog:
         if path:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
+    def rotate(self) -> None:
+        """Start a fresh file (the old one becomes ``<path>.1``), as a restarted container's log starts empty."""
+        with self._lock:
+            self.recent.clear()
+            if self.path and os.path.exists(self.path):
+                os.replace(self.path, self.path + ".1")
+
     def enabled(self, level: str) -> bool:
         """Whether ``level`` passes the current minimum level."""
         return _LEVELS.get(level, 20) >= _LEVELS.get(self.level.upper(), 20)

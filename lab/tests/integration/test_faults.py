@@ -240,6 +240,21 @@ CHECKS: dict[str, tuple[Check, Check, Check]] = {
             != 429
         ),
     ),
+    "rate-limit-abuse": (
+        _nothing,
+        lambda lab: (
+            requests.get(
+                ORCH + "/api/v1/hotels/hotel-007", headers={"X-Forwarded-For": "198.51.100.99"}, timeout=5
+            ).status_code
+            == 429
+        ),
+        lambda lab: (
+            requests.get(
+                ORCH + "/api/v1/hotels/hotel-007", headers={"X-Forwarded-For": "198.51.100.99"}, timeout=5
+            ).status_code
+            != 429
+        ),
+    ),
     "breaker-stuck-open": (
         _nothing,
         lambda lab: (

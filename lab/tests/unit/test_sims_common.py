@@ -138,3 +138,15 @@ def test_app_log_format_level_and_rotation(tmp_path: Any) -> None:
     for _ in range(10):
         log.log("INFO", "orchestrator.main", "filler", n="x" * 40)
     assert os.path.exists(path + ".1") and os.path.getsize(path) < 400
+
+
+def test_app_log_rotate_starts_a_fresh_file(tmp_path: Any) -> None:
+    path = str(tmp_path / "app.log")
+    log = AppLog(path)
+    log.log("WARNING", "orchestrator.auth", "auth_failure", ip="198.51.100.23")
+    log.rotate()
+    assert not os.path.exists(path) and log.recent == []
+    assert "198.51.100.23" in open(path + ".1", encoding="utf-8").read()
+    log.log("INFO", "orchestrator.main", "started")
+    assert open(path, encoding="utf-8").read().count("\n") == 1
+    AppLog(str(tmp_path / "never-written.log")).rotate()  # nothing to move

@@ -146,7 +146,7 @@ remaining:
   returned: always
   type: int
   sample: 0
-skipped:
+other_client_keys:
   description: Number of keys the pattern matched that belong to other clients (left alone).
   returned: always
   type: int
@@ -301,7 +301,7 @@ def run_module(module, client):
         counter_keys=0,
         deleted=0,
         remaining=0,
-        skipped=0,
+        other_client_keys=0,
         allowlisted=None,
         allowlist_ttl=None,
         commands=[],
@@ -321,7 +321,7 @@ def run_module(module, client):
                 f"{who} has more than max_keys={params['max_keys']} counter keys; counter_keys is a lower bound."
             )
         exists, present, ttl = read_allowlist(client, allow_key)
-        result.update(counter_keys=len(own), remaining=len(own), skipped=skipped)
+        result.update(counter_keys=len(own), remaining=len(own), other_client_keys=skipped)
         result.update(allowlisted=present, allowlist_ttl=ttl if present else None)
         before = dict(counter_keys=len(own), allowlisted=result["allowlisted"], allowlist_ttl=result["allowlist_ttl"])
 

@@ -117,6 +117,28 @@ def test_remediation_runs_with_the_shipped_role_only(clean_lab, kube):
         "vault_relogin",
     }
 
+    fault("clear")
+
+    # rate limiting and security: a higher limit (ConfigMap patch, rollout), the brute-force sources blocked
+    # (security-config replaced), enhanced logging (Deployment patch), the JWT secret rotated, the log read
+    fault("inject", "rate-limit-legit")
+    fault("inject", "suspicious-activity")
+    run = run_playbook(
+        "playbooks/remediate.yml",
+        "--tags",
+        "rate_limiting,security",
+        extra_vars=dict(as_sa, voicehive_approved_actions=["raise_rate_limits", "block_ips", "rotate_secrets"]),
+    )
+    assert run.rc == 0, run.output[-3000:]
+    assert {
+        "allowlist_client",
+        "raise_rate_limits",
+        "restart_orchestrator",
+        "enable_enhanced_logging",
+        "block_ips",
+        "rotate_secrets",
+    } <= {a["action"] for a in run.report["actions"] if a["status"] == "done"}, run.report["actions"]
+
     requests = _requests_since(start)
     assert requests, "the runs made no request as the ServiceAccount"
     rules = _rules(docs)
@@ -141,4 +163,7 @@ def test_remediation_runs_with_the_shipped_role_only(clean_lab, kube):
     assert ("create", "voicehive-orchestrator") in {
         (r["verb"], r["name"]) for r in requests if r["resource"] == "serviceaccounts"
     }
+    configmaps = {(r["verb"], r["name"]) for r in requests if r["resource"] == "configmaps"}
+    assert {("patch", "rate-limit-config"), ("update", "security-config")} <= configmaps, configmaps
+    assert ("get", None) not in {(r["verb"], r["name"]) for r in requests if r["subresource"] == "log"}
     assert all(r["code"] < 500 for r in requests)

@@ -413,6 +413,8 @@ class AppLog:
             self.recent.clear()
             if self.path and os.path.exists(self.path):
                 os.replace(self.path, self.path + ".1")
+            if self.path:
+                open(self.path, "w", encoding="utf-8").close()  # an empty file, as a new container's log
 
     def enabled(self, level: str) -> bool:
         """Whether ``level`` passes the current minimum level."""

@@ -301,11 +301,13 @@ class OrchestratorHandler(JSONHandler):
     # ------------------------------------------------------------------ lab controls
     @route("POST", "/_lab/reset")
     def lab_reset(self) -> None:
-        """Forget in-memory state (token cache, brute-force windows, caches, pool) and start a fresh log: the
-        site as freshly deployed (`lab reset`, a fault's clear), so one test's log lines do not reach the next."""
+        """Forget in-memory state (token cache, brute-force windows, caches, pool), start a fresh log and count
+        authentication failures and security incidents from zero: the site as freshly deployed (`lab reset`, a
+        fault's clear), so one test's attack does not reach the next."""
         self.require_lab_token(str(self.orch.cfg.get("lab_token", "")))
         self.orch.reset()
         self.orch.applog.rotate()
+        self.orch.metrics.reset_security()
         self.send_json(200, {"status": "reset"})
 
     @route("GET", "/_lab/state")

@@ -101,6 +101,12 @@ class Metrics:
         reg.register(LiveState(app))
         app.metrics = self
 
+    def reset_security(self) -> None:
+        """Authentication failures and security incidents from zero, as a freshly started process counts them."""
+        self.auth_failures.clear()
+        self.security_incidents.clear()
+        self.security_incidents.labels(type="brute_force")
+
     def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         """Record one served request under both metric families."""
         for counter in (self.http_requests, self.requests):

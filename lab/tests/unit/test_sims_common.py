@@ -10,6 +10,7 @@ import os
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,8 +146,9 @@ def test_app_log_rotate_starts_a_fresh_file(tmp_path: Any) -> None:
     log = AppLog(path)
     log.log("WARNING", "orchestrator.auth", "auth_failure", ip="198.51.100.23")
     log.rotate()
-    assert not os.path.exists(path) and log.recent == []
-    assert "198.51.100.23" in open(path + ".1", encoding="utf-8").read()
+    assert os.path.getsize(path) == 0 and log.recent == []
+    assert "198.51.100.23" in Path(path + ".1").read_text(encoding="utf-8")
     log.log("INFO", "orchestrator.main", "started")
-    assert open(path, encoding="utf-8").read().count("\n") == 1
-    AppLog(str(tmp_path / "never-written.log")).rotate()  # nothing to move
+    assert Path(path).read_text(encoding="utf-8").count("\n") == 1
+    AppLog(str(tmp_path / "never-written.log")).rotate()  # nothing to move: an empty log
+    assert os.path.getsize(tmp_path / "never-written.log") == 0

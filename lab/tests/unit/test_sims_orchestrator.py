@@ -711,6 +711,11 @@ def test_blocked_ips_and_brute_force(site: Site) -> None:
         )
     assert site.metric("voicehive_security_incidents_total", type="brute_force") == 1
     assert "security_incident type=brute_force ip=198.18.0.9" in site.log()
+    # a lab reset is a freshly deployed site: a fresh log, security counters from zero
+    assert site.post("/_lab/reset", headers={"X-Lab-Token": LAB_TOKEN}).status_code == 200
+    assert site.metric("voicehive_security_incidents_total", type="brute_force") == 0
+    assert site.metric("voicehive_auth_failures_total") == 0
+    assert "198.18.0.9" not in site.log()
 
 
 def test_env_switches_logging_and_cache(site: Site) -> None:

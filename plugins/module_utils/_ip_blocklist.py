@@ -22,11 +22,9 @@ import typing as t
 from ansible_collections.voicehive.remediation.plugins.module_utils._k8s import (
     MAX_CONFLICTS,
     K8sModuleError,
-    KubeObject,
+    KubeConfigMap,
     Operation,
-    body_for_replace,
     empty_options,
-    managed_metadata,
 )
 from ansible_collections.voicehive.remediation.plugins.module_utils._networks import (
     Network,
@@ -102,11 +100,7 @@ def split_entries(value: str) -> list[str]:
     return [entry for entry in ENTRY_SEPARATOR_RE.split(value) if entry]
 
 
-class Blocklist(KubeObject):
-    KIND = "ConfigMap"
-    RESOURCE = "configmaps"
-    PLURAL = "configmaps"
-    NAME_OPTION = "configmap"
+class Blocklist(KubeConfigMap):
     ERROR = BlocklistError
 
     def __init__(self, module: t.Any, conn: t.Any) -> None:
@@ -118,25 +112,6 @@ class Blocklist(KubeObject):
             net = parse(address)
             if normalise(net) not in [text for text, _net in self.wanted]:
                 self.wanted.append((normalise(net), net))
-
-    def write(self, configmap: dict[str, t.Any] | None, value: str) -> bool:
-        """Create, or replace with the resourceVersion read; ``False`` on a conflict (409)."""
-        if configmap is None:
-            written = self.create(
-                {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": managed_metadata(self.namespace, self.name),
-                    "data": {self.key: value},
-                }
-            )
-        else:
-            body = body_for_replace(configmap)
-            if body.get("data") is None:
-                body["data"] = {}
-            body["data"][self.key] = value
-            written = self.replace(body)
-        return written is not None
 
     # -- the operation -------------------------------------------------------------------------------
 
@@ -240,7 +215,7 @@ class Blocklist(KubeObject):
                 )
             if not changed or self.module.check_mode:
                 return self.result(change, changed)
-            if self.write(configmap, change["after"]):
+            if self.write_key(configmap, change["after"]):
                 return self.result(change, changed)
         raise BlocklistError(
             f"Cannot replace ConfigMap {self.namespace}/{self.name}: it changed under us {MAX_CONFLICTS + 1} times in "

@@ -17,7 +17,8 @@
 - ``api_error_message()``: a failed API call (``KubeReadError``) -> "Cannot read Lease ns/name: 403 Forbidden: ...".
 - ``format_microtime()``, ``parse_time()``, ``body_for_replace()``, ``managed_metadata()``: times and bodies of API
   objects.
-- ``K8sModuleError``, ``NamespacedObject``, ``KubeSecret``, ``empty_options()``, ``refuse_invalid()``: the
+- ``K8sModuleError``, ``NamespacedObject``, ``KubeConfigMap`` (one key of a ConfigMap), ``KubeSecret``,
+  ``empty_options()``, ``refuse_invalid()``: the
   scaffolding of a module on namespaced objects.
 
 The kubernetes library is never imported here (it costs about half a second); only ``_kube_read`` falls back to it
@@ -288,6 +289,33 @@ class KubeObject(NamespacedObject):
 
     def replace(self, body: dict[str, t.Any]) -> dict[str, t.Any] | None:
         return self._request("replace", "PUT", self.path(), 409, body)
+
+
+class KubeConfigMap(KubeObject):
+    """A ConfigMap whose one key (``self.key``) a module keeps (remediation_budget, ip_blocklist)."""
+
+    KIND = "ConfigMap"
+    RESOURCE = "configmaps"
+    PLURAL = "configmaps"
+    NAME_OPTION = "configmap"
+    key = ""
+
+    def write_key(self, configmap: dict[str, t.Any] | None, value: str) -> bool:
+        """Create the ConfigMap with ``key`` = ``value``, or replace the one read (with its resourceVersion) with that
+        key set and the rest kept; ``False`` on a conflict (409), so the caller reads again."""
+        if configmap is None:
+            body = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": managed_metadata(self.namespace, self.name),
+                "data": {self.key: value},
+            }
+            return self.create(body) is not None
+        body = body_for_replace(configmap)
+        if body.get("data") is None:
+            body["data"] = {}
+        body["data"][self.key] = value
+        return self.replace(body) is not None  # the API answers with the object written; None only on a conflict
 
 
 class KubeSecret(KubeObject):

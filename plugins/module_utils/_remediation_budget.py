@@ -22,11 +22,9 @@ import typing as t
 from ansible_collections.voicehive.remediation.plugins.module_utils._k8s import (
     MAX_CONFLICTS,
     K8sModuleError,
-    KubeObject,
+    KubeConfigMap,
     Operation,
-    body_for_replace,
     empty_options,
-    managed_metadata,
 )
 
 MAX_KEY_LENGTH = 253
@@ -111,11 +109,7 @@ def parse_uses(value: t.Any, where: str) -> list[int]:
     return sorted(int(x) for x in data)
 
 
-class Budget(KubeObject):
-    KIND = "ConfigMap"
-    RESOURCE = "configmaps"
-    PLURAL = "configmaps"
-    NAME_OPTION = "configmap"
+class Budget(KubeConfigMap):
     ERROR = BudgetError
 
     def __init__(self, module: t.Any, conn: t.Any) -> None:
@@ -127,23 +121,7 @@ class Budget(KubeObject):
 
     def write(self, configmap: dict[str, t.Any] | None, uses: list[int]) -> bool:
         """Create or replace (with resourceVersion); ``False`` on a conflict."""
-        value = json.dumps(uses, separators=(",", ":"))
-        if configmap is None:
-            written = self.create(
-                {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": managed_metadata(self.namespace, self.name),
-                    "data": {self.key: value},
-                }
-            )
-        else:
-            body = body_for_replace(configmap)
-            if body.get("data") is None:
-                body["data"] = {}
-            body["data"][self.key] = value
-            written = self.replace(body)
-        return written is not None  # the API answers with the object written; None only on a conflict
+        return self.write_key(configmap, json.dumps(uses, separators=(",", ":")))
 
     def result(self, uses: list[int], now: int, allowed: bool, exhausted: bool, changed: bool) -> dict[str, t.Any]:
         retry_after = 0

@@ -88,7 +88,7 @@ def test_secret_generators_cover_the_readme_keys() -> None:
 
 def test_fault_names_are_unique_and_documented() -> None:
     faults = registry.all_faults()
-    assert len(faults) == 22
+    assert len(faults) == 23
     readme = (LAB / "README.md").read_text()
     for name, fault in faults.items():
         assert fault.summary and fault.guide, name

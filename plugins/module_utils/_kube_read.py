@@ -22,6 +22,8 @@ the ``proxy`` option, else the cluster's ``proxy-url``, else the environment's (
   JSON answer, ``get(path)`` is a GET; ``KubeConfigError`` / ``KubeReadError`` (with the HTTP ``status``) carry
   messages without secrets.
 - ``NAMESPACED_KINDS``: the lists a site read can ask for, each with its API path and summariser.
+- ``read_nodes()``, ``read_node_metrics()``, ``merge_node_usage()``: the cluster's nodes (allocatable, readiness,
+  pressure) with their usage from metrics.k8s.io.
 - ``summarize_*``: compact, JSON-ready views of API objects (no ``managedFields``, no Secret data).
 - ``parse_quantity()``, ``cpu_millicores()``, ``memory_bytes()``: Kubernetes resource quantities.
 """
@@ -729,6 +731,78 @@ def summarize_event(obj: dict[str, t.Any]) -> dict[str, t.Any]:
         count=obj.get("count") or 1,
         last=obj.get("lastTimestamp") or obj.get("eventTime") or (obj.get("metadata") or {}).get("creationTimestamp"),
     )
+
+
+def summarize_node(obj: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A Node: readiness, whether it takes new pods, what it offers pods (allocatable) and its pressure conditions."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    allocatable, capacity = status.get("allocatable") or {}, status.get("capacity") or {}
+    conditions = _conditions(status)
+    return dict(
+        _meta(obj),
+        ready=(conditions.get("Ready") or {}).get("status") == "True",
+        unschedulable=bool(spec.get("unschedulable", False)),
+        allocatable=dict(
+            cpu_m=cpu_millicores(allocatable.get("cpu")),
+            memory_bytes=memory_bytes(allocatable.get("memory")),
+            pods=parse_quantity(allocatable.get("pods")),
+        ),
+        capacity=dict(cpu_m=cpu_millicores(capacity.get("cpu")), memory_bytes=memory_bytes(capacity.get("memory"))),
+        pressure=sorted(
+            name for name, c in conditions.items() if name.endswith("Pressure") and c.get("status") == "True"
+        ),
+    )
+
+
+def summarize_node_metrics(obj: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A NodeMetrics of metrics.k8s.io: usage in millicores and bytes."""
+    usage = obj.get("usage") or {}
+    return dict(
+        name=(obj.get("metadata") or {}).get("name"),
+        timestamp=obj.get("timestamp"),
+        window=obj.get("window"),
+        cpu_m=cpu_millicores(usage.get("cpu")),
+        memory_bytes=memory_bytes(usage.get("memory")),
+    )
+
+
+# cluster-scoped reads (``site_info`` option ``kubernetes.nodes``): lists, not namespaced
+NODES_PATH = "/api/v1/nodes"
+NODE_METRICS_PATH = "/apis/metrics.k8s.io/v1beta1/nodes"
+
+
+def read_nodes(conn: KubeConnection, timeout: float) -> dict[str, dict[str, t.Any]]:
+    """``summarize_node`` of every node, by name; raises ``KubeReadError`` (403 without ``nodes`` list)."""
+    items = conn.get(NODES_PATH, timeout=timeout).get("items") or []
+    return {s["name"]: s for s in (summarize_node(item) for item in items) if s.get("name")}
+
+
+def read_node_metrics(conn: KubeConnection, timeout: float) -> dict[str, dict[str, t.Any]]:
+    """``summarize_node_metrics`` of every node, by name; raises ``KubeReadError``."""
+    items = conn.get(NODE_METRICS_PATH, timeout=timeout).get("items") or []
+    return {s["name"]: s for s in (summarize_node_metrics(item) for item in items) if s.get("name")}
+
+
+def _ratio(used: t.Any, offered: t.Any) -> float | None:
+    return round(used / offered, 3) if isinstance(used, (int, float)) and offered else None
+
+
+def merge_node_usage(
+    nodes: dict[str, dict[str, t.Any]], metrics: dict[str, dict[str, t.Any]] | None
+) -> dict[str, dict[str, t.Any]]:
+    """Each node with its ``usage`` (``None`` when metrics.k8s.io did not say) and ``cpu_ratio`` /
+    ``memory_ratio``, usage against allocatable."""
+    out = {}
+    for name, node in nodes.items():
+        found = (metrics or {}).get(name)
+        usage = dict(cpu_m=found["cpu_m"], memory_bytes=found["memory_bytes"]) if found else None
+        out[name] = dict(
+            node,
+            usage=usage,
+            cpu_ratio=_ratio((usage or {}).get("cpu_m"), node["allocatable"]["cpu_m"]),
+            memory_ratio=_ratio((usage or {}).get("memory_bytes"), node["allocatable"]["memory_bytes"]),
+        )
+    return out
 
 
 class Kind(t.NamedTuple):

@@ -55,6 +55,7 @@ def argument_spec():
                 kinds=dict(type="list", elements="str", choices=KINDS, default=KINDS),
                 secrets=dict(type="list", elements="str", default=[], no_log=False),
                 events_limit=dict(type="int", default=50),
+                nodes=dict(type="bool", default=False),
                 other_namespaces=dict(
                     type="list",
                     elements="dict",
@@ -324,6 +325,10 @@ def start_kubernetes(params, pool, timeout):
     jobs = dict(namespace=Job(pool, kube.read_namespace_object, conn, params["namespace"], timeout))
     for kind in params["kinds"]:
         jobs[kind] = Job(pool, kube.read_kind, conn, params["namespace"], kind, timeout, None, params["events_limit"])
+    if params["nodes"]:
+        # cluster-scoped: the nodes and their usage, each failing soft (an error entry, not a failed read)
+        jobs["cluster:nodes"] = Job(pool, kube.read_nodes, conn, timeout)
+        jobs["cluster:node_metrics"] = Job(pool, kube.read_node_metrics, conn, timeout)
     for name in params["secrets"]:
         jobs[f"secret:{name}"] = Job(pool, kube.read_secret, conn, params["namespace"], name, timeout)
     for extra in params["other_namespaces"]:
@@ -355,6 +360,8 @@ def finish_kubernetes(params, conn, jobs):
     )
     if ns_error is not None:
         result["error"] = f"Cannot read namespace {params['namespace']}: {_failed(ns_error)}"
+    if "cluster:nodes" in jobs:
+        finish_nodes(result, jobs.pop("cluster:nodes").result(), jobs.pop("cluster:node_metrics").result())
     for key, job in jobs.items():
         value, exc = job.result()
         if key.startswith("secret:"):
@@ -375,6 +382,18 @@ def finish_kubernetes(params, conn, jobs):
             target["errors"][kind] = _failed(exc)
     result["elapsed_ms"] = elapsed
     return result
+
+
+def finish_nodes(result, nodes, metrics):
+    """``nodes`` of the Kubernetes result: each node with its usage (``kube.merge_node_usage``); a list that cannot be
+    read (403 without the ClusterRole's ``nodes`` or ``nodes.metrics.k8s.io`` list) is an entry in ``errors``
+    (``nodes``, ``node_metrics``), never a failed read."""
+    (found, nodes_error), (usage, metrics_error) = nodes, metrics
+    if nodes_error is not None:
+        result["errors"]["nodes"] = _failed(nodes_error)
+    if metrics_error is not None:
+        result["errors"]["node_metrics"] = _failed(metrics_error)
+    result["nodes"] = kube.merge_node_usage(found or {}, usage if metrics_error is None else None)
 
 
 def read_redis(redis_utils, client, params, rate_utils=None):

@@ -103,6 +103,14 @@ options:
         description: How many of the newest events to return.
         type: int
         default: 50
+      nodes:
+        description:
+          - Also list the cluster's nodes (C(/api/v1/nodes), cluster-scoped) with their usage from C(metrics.k8s.io)
+            (C(/apis/metrics.k8s.io/v1beta1/nodes)), under C(nodes) of the result. Needs a ClusterRole with C(list) on
+            C(nodes) and C(nodes.metrics.k8s.io); without it the read does not fail, C(errors) says C(nodes) or
+            C(node_metrics).
+        type: bool
+        default: false
       other_namespaces:
         description: More namespaces to read (for example C(kube-system) for CoreDNS).
         type: list
@@ -524,6 +532,10 @@ kubernetes:
       HPA's bounds and replicas; a pod's metrics in millicores and bytes; every object's C(updated), its last
       write from C(managedFields)). C(secrets) describes the Secrets asked for by name. C(events) has C(total),
       C(warnings) and the C(recent) ones, newest first. C(errors) names the kinds that could not be read.
+    - With O(kubernetes.nodes), C(nodes) has each node by name with C(ready), C(unschedulable), C(allocatable) and
+      C(capacity) (C(cpu_m), C(memory_bytes)), C(pressure) (the node's C(*Pressure) conditions that are true),
+      C(usage) (from C(metrics.k8s.io), C(null) when it did not say) and C(cpu_ratio) / C(memory_ratio) (usage
+      against allocatable).
   returned: when O(kubernetes) is set
   type: dict
   sample:
@@ -536,6 +548,15 @@ kubernetes:
           annotations: {}
           containers: {orchestrator: {image: voicehive/orchestrator:1.0.0, env: {FALLBACK_MODE: "false"}}}
     errors: {}
+    nodes:
+      kubesim-node-1:
+        ready: true
+        unschedulable: false
+        allocatable: {cpu_m: 8000, memory_bytes: 33543200768, pods: 110}
+        pressure: []
+        usage: {cpu_m: 1450, memory_bytes: 3221225472}
+        cpu_ratio: 0.181
+        memory_ratio: 0.096
 redis:
   description:
     - C(available), C(error), C(version), C(memory) (used against C(maxmemory), policy), C(clients),

@@ -603,3 +603,63 @@ def test_read_secret_by_name(http_server):
     found = kube.read_secret(conn, "voicehive", "jwt-secret", 5)
     assert found["data"]["secret"]["length"] == 40
     assert kube.read_secret(conn, "voicehive", "gone", 5) == {"name": "gone", "exists": False, "data": {}}
+
+
+NODE = {
+    "metadata": {"name": "node-1", "labels": {"kubernetes.io/os": "linux"}},
+    "spec": {},
+    "status": {
+        "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+        "capacity": {"cpu": "8", "memory": "33Gi"},
+        "conditions": [
+            {"type": "MemoryPressure", "status": "False"},
+            {"type": "DiskPressure", "status": "True", "reason": "KubeletHasDiskPressure"},
+            {"type": "Ready", "status": "True"},
+        ],
+    },
+}
+
+
+def test_node_summary_has_allocatable_readiness_and_pressure():
+    node = kube.summarize_node(NODE)
+    assert node["ready"] is True and node["unschedulable"] is False
+    assert node["allocatable"] == {"cpu_m": 8000, "memory_bytes": 32 * 2**30, "pods": 110}
+    assert node["capacity"] == {"cpu_m": 8000, "memory_bytes": 33 * 2**30}
+    assert node["pressure"] == ["DiskPressure"]
+    cordoned = kube.summarize_node({"metadata": {"name": "n"}, "spec": {"unschedulable": True}, "status": {}})
+    assert cordoned["ready"] is False and cordoned["unschedulable"] is True
+    assert cordoned["allocatable"] == {"cpu_m": None, "memory_bytes": None, "pods": None}
+
+
+def test_node_metrics_summary_and_usage_against_allocatable():
+    usage = kube.summarize_node_metrics(
+        {"metadata": {"name": "node-1"}, "window": "20s", "usage": {"cpu": "2000000000n", "memory": "4194304Ki"}}
+    )
+    assert (usage["cpu_m"], usage["memory_bytes"], usage["window"]) == (2000, 4 * 2**30, "20s")
+    nodes = {
+        "node-1": kube.summarize_node(NODE),
+        "node-2": kube.summarize_node(dict(NODE, metadata={"name": "node-2"})),
+    }
+    merged = kube.merge_node_usage(nodes, {"node-1": usage})
+    assert merged["node-1"]["usage"] == {"cpu_m": 2000, "memory_bytes": 4 * 2**30}
+    assert (merged["node-1"]["cpu_ratio"], merged["node-1"]["memory_ratio"]) == (0.25, 0.125)
+    # a node metrics.k8s.io says nothing of, and no metrics at all: no usage, no ratio
+    assert merged["node-2"]["usage"] is None and merged["node-2"]["cpu_ratio"] is None
+    assert kube.merge_node_usage(nodes, None)["node-1"]["memory_ratio"] is None
+    assert kube.merge_node_usage({}, {"node-1": usage}) == {}
+
+
+def test_read_nodes_and_node_metrics(http_server):
+    conn, routes = kube_api(http_server)
+    routes.routes["/api/v1/nodes"] = (200, {"items": [NODE]})
+    routes.routes["/apis/metrics.k8s.io/v1beta1/nodes"] = (
+        200,
+        {"items": [{"metadata": {"name": "node-1"}, "usage": {"cpu": "500m", "memory": "1Gi"}}]},
+    )
+    assert list(kube.read_nodes(conn, 5)) == ["node-1"]
+    assert kube.read_node_metrics(conn, 5)["node-1"]["cpu_m"] == 500
+    assert [r["path"] for r in routes.requests] == ["/api/v1/nodes", "/apis/metrics.k8s.io/v1beta1/nodes"]
+    routes.routes["/api/v1/nodes"] = (403, {"message": 'nodes is forbidden: cannot list resource "nodes"'})
+    with pytest.raises(kube.KubeReadError, match=r"HTTP 403.*RBAC") as caught:
+        kube.read_nodes(conn, 5)
+    assert caught.value.status == 403

@@ -124,6 +124,49 @@ def test_only_the_components_asked_for_are_read(run_module, site):
     assert [r["path"] for r in routes.requests] == ["/api/v1/namespaces/voicehive"]
 
 
+def test_nodes_are_read_only_when_asked_with_their_usage(run_module, site):
+    base, routes, _url, _pw = site
+    node = {
+        "metadata": {"name": "node-1"},
+        "status": {"allocatable": {"cpu": "4", "memory": "8Gi"}, "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    routes.routes["/api/v1/nodes"] = (200, {"items": [node]})
+    routes.routes["/apis/metrics.k8s.io/v1beta1/nodes"] = (
+        200,
+        {"items": [{"metadata": {"name": "node-1"}, "usage": {"cpu": "1", "memory": "2Gi"}}]},
+    )
+    k8s = {"host": base, "api_key": TOKEN, "namespace": "voicehive", "kinds": []}
+    result = run_module(site_info.main, {"kubernetes": k8s})
+    assert "nodes" not in result["kubernetes"] and not any("nodes" in r["path"] for r in routes.requests)
+    result = run_module(site_info.main, {"kubernetes": dict(k8s, nodes=True)})
+    found = result["kubernetes"]["nodes"]["node-1"]
+    assert found["ready"] and found["usage"] == {"cpu_m": 1000, "memory_bytes": 2 * 2**30}
+    assert (found["cpu_ratio"], found["memory_ratio"]) == (0.25, 0.25)
+    assert result["kubernetes"]["errors"] == {} and result["kubernetes"]["available"]
+
+
+@pytest.mark.parametrize(
+    ("forbidden", "errors", "usage"),
+    [
+        (["/apis/metrics.k8s.io/v1beta1/nodes"], ["node_metrics"], None),
+        (["/api/v1/nodes", "/apis/metrics.k8s.io/v1beta1/nodes"], ["node_metrics", "nodes"], None),
+    ],
+)
+def test_forbidden_nodes_are_an_error_entry_not_a_failed_read(run_module, site, forbidden, errors, usage):
+    base, routes, _url, _pw = site
+    routes.routes["/api/v1/nodes"] = (200, {"items": [{"metadata": {"name": "node-1"}, "status": {}}]})
+    for path in forbidden:
+        routes.routes[path] = (403, {"message": f"{path} is forbidden"})
+    result = run_module(
+        site_info.main,
+        {"kubernetes": {"host": base, "api_key": TOKEN, "namespace": "voicehive", "kinds": ["pods"], "nodes": True}},
+    )
+    k8s = result["kubernetes"]
+    assert not result["failed"] and k8s["available"] and list(k8s["pods"]) == ["orchestrator-1"]
+    assert sorted(k8s["errors"]) == errors and all("403" in k8s["errors"][e] for e in errors)
+    assert k8s["nodes"] == {} if "nodes" in errors else k8s["nodes"]["node-1"]["usage"] is usage
+
+
 def test_an_unreachable_kubernetes_api_is_reported_not_raised(run_module):
     result = run_module(
         site_info.main,

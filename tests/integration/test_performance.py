@@ -6,8 +6,9 @@
    CPU usage kubesim reports through metrics.k8s.io (as the fault does), database-config max_connections lowered to
    2 with two sessions busy in PostgreSQL (the pool saturated), and a slow statement run with psycopg.
    `--check --diff` changes nothing; a remediation without approval scales up, caches and autoscales, and says
-   raise_pool_size needs approval; with the approval the pool size is raised (the old value kept in the annotation)
-   and the orchestrator rolled out; performance_restore_pool_size puts the old value back.
+   raise_pool_size needs approval; with the approval the pool size is raised (at most what PostgreSQL lets the
+   orchestrator's pods open together; the old value kept in the annotation) and the orchestrator rolled out;
+   performance_restore_pool_size puts the old value back.
 2. Bad input (bounds of replicas, HPA target, window) stops the run before anything is read or changed.
 3. Through lab/bin/fault high-latency, with an HPA that scales on memory only and at most 5 replicas: scale_up
    raises the HPA's minReplicas (a hand-set replica count would be undone by the HPA) and create_autoscaler repairs
@@ -192,12 +193,19 @@ def test_causes_made_in_the_services_are_remediated_and_the_pool_raise_gated(res
     assert run.rc == 0, run.output[-3000:]
     raised = _state(kube)
     busy.close()
-    assert (raised["pool"], raised["previous"]) == ("50", "2")
+    with _connect(secrets) as conn:
+        server = int(conn.execute("SHOW max_connections").fetchone()[0])
+        reserved = int(conn.execute("SHOW superuser_reserved_connections").fetchone()[0])
+    # every orchestrator pod opens its own pool: together they must fit in what the server lets users open
+    allowed = min(50, (server - reserved) // raised["replicas"])
+    assert (raised["pool"], raised["previous"]) == (str(allowed), "2")
     assert raised["replicas"] == after["replicas"] and raised["hpas"] == after["hpas"]
     statuses = _statuses(run)
     assert statuses == {"raise_pool_size": "done", "restart_orchestrator": "done"}, statuses
     action = _by(run.report["actions"], "action")["raise_pool_size"]
-    assert (action["before"]["max_connections"], action["after"]["max_connections"]) == ("2", "50")
+    assert (action["before"]["max_connections"], action["after"]["max_connections"]) == ("2", str(allowed))
+    assert action["after"]["server_capacity"] == server - reserved
+    assert ("Capped at" in action["reason"]) == (allowed < 50)
     assert _by(run.report["findings"], "id")["performance.pool_saturated"]["status"] == "resolved"
     assert run.report["outcome"] == "resolved"
 

@@ -4,15 +4,16 @@
 
 1. Long queries: real sessions opened here with psycopg - three long pg_sleep queries carrying a literal, one
    from a protected application (pg_dump), one from the superuser, a transaction holding a lock (idle in
-   transaction) and a query blocked by it. Without approval the report says terminate_long_queries needs
-   approval and nothing ends; bad input stops the run before anything; --check ends nothing; approved, a
-   query started just before the run (under the threshold) survives, as do the protected, the superuser and
-   the idle-in-transaction sessions, and exactly the long ones end, each recorded without its literal.
+   transaction) and a query blocked by it. --check (approved) would end exactly the unprotected long ones and
+   ends nothing; bad input stops the run before anything; approved, a query started just before the run (under
+   the threshold) survives, as do the protected, the superuser and the idle-in-transaction sessions, and exactly
+   the long ones end, each recorded without its literal. Last, PostgreSQL stops in the middle of a run: a clear
+   failure in the report, no traceback.
 2. Pool exhausted and PostgreSQL stopped: database-config max_connections lowered to 3 with three active
-   sessions (the orchestrator's pool full). raise_max_connections (capped at what the server allows) and
-   scale_down_load keep the old values; then PostgreSQL is stopped with the lab's own `lab stop` (the pod stays
-   Ready), and one run restarts it (restart_database), resets the pool and restores both old values.
-   Last, PostgreSQL stops in the middle of a run: a clear failure in the report, no traceback.
+   sessions (the orchestrator's pool full, and long queries whose termination is not approved: "needs
+   approval"). raise_max_connections (capped at what the server allows) and scale_down_load keep the old
+   values; then PostgreSQL is stopped with the lab's own `lab stop` (the pod stays Ready), and one run restarts
+   it (restart_database), resets the pool and restores both old values.
 
 The per-fault checks through lab/bin/fault are the molecule scenarios (molecule/database_*).
 """
@@ -112,12 +113,15 @@ def test_long_queries_end_only_over_the_threshold_and_never_protected(clean_lab,
         wait_for(lambda: long_pids | kept_pids <= set(_alive(secrets)), 10, 0.2, "test sessions")
         time.sleep(3)
 
-        # without approval: the findings, "needs approval", nothing ended
+        # --check with the approval: the findings, would end exactly the unprotected long ones, ends nothing
+        approved = {"voicehive_approved_actions": ["terminate_long_queries"]}
         run = run_playbook(
             "playbooks/remediate.yml",
             "--tags",
             "database",
-            extra_vars={"database_long_query_threshold": 2, "database_blocked_threshold": 2},
+            "--check",
+            "--diff",
+            extra_vars=dict(approved, database_long_query_threshold=2, database_blocked_threshold=2),
         )
         assert run.rc == 0, run.output[-3000:]
         report = run.report
@@ -134,9 +138,9 @@ def test_long_queries_end_only_over_the_threshold_and_never_protected(clean_lab,
         assert blockers[locker.pid]["state"] == "idle in transaction"
         assert blockers[locker.pid]["blocks"] >= 1
         assert findings["database.long_queries"]["severity"] == "warning"
-        assert _actions(report)["terminate_long_queries"]["status"] == "skipped_needs_approval"
-        assert "needs approval" in json.dumps(report) or "skipped_needs_approval" in json.dumps(report)
-        assert report["outcome"] == "action_required"
+        action = _actions(report)["terminate_long_queries"]
+        assert action["status"] == "would_change"
+        assert {s["pid"] for s in action["after"]["terminated"]} == long_pids
         assert LITERAL not in json.dumps(report) and LITERAL not in run.output
         assert long_pids | kept_pids <= set(_alive(secrets))
 
@@ -163,26 +167,10 @@ def test_long_queries_end_only_over_the_threshold_and_never_protected(clean_lab,
         assert "Traceback" not in run.output
         assert long_pids | kept_pids <= set(_alive(secrets))
 
-        # --check with the approval: would end them, ends nothing
-        approved = {"voicehive_approved_actions": ["terminate_long_queries"]}
-        run = run_playbook(
-            "playbooks/remediate.yml",
-            "--tags",
-            "database",
-            "--check",
-            "--diff",
-            extra_vars=dict(approved, database_long_query_threshold=2, database_blocked_threshold=2),
-        )
-        assert run.rc == 0, run.output[-3000:]
-        action = _actions(run.report)["terminate_long_queries"]
-        assert action["status"] == "would_change"
-        assert {s["pid"] for s in action["after"]["terminated"]} >= long_pids
-        assert long_pids | kept_pids <= set(_alive(secrets))
-
         # approved, with a threshold the long queries are over and a query started now stays under
+        time.sleep(max(0.0, started + 18 - time.monotonic()))  # old enough to leave room under the threshold
         short = Session(secrets, "vh-test-short", "SELECT pg_sleep(600)")
         threshold = int(time.monotonic() - started) - 4
-        assert threshold >= 14, "the long queries are not old enough to leave the short one under the threshold"
         run = run_playbook(
             "playbooks/remediate.yml",
             "--tags",
@@ -293,12 +281,20 @@ def _pool_then_database(core, apps, secrets) -> None:
     try:
         wait_for(lambda: _metric("voicehive_connection_pool_max") == 3.0, 20, 0.5, "pool max 3 in the metrics")
         wait_for(lambda: (_metric("voicehive_connection_pool_active") or 0) >= 3, 20, 0.5, "pool full")
+        # the holders are long queries too (threshold 2 s): terminate_long_queries is not approved
         approved = ["raise_max_connections", "scale_down_load"]
         run = run_playbook(
-            "playbooks/remediate.yml", "--tags", "database", extra_vars={"voicehive_approved_actions": approved}
+            "playbooks/remediate.yml",
+            "--tags",
+            "database",
+            extra_vars={"voicehive_approved_actions": approved, "database_long_query_threshold": 2},
         )
         assert run.rc == 0, run.output[-3000:]
         findings = _by(run.report["findings"], "id")
+        assert _actions(run.report)["terminate_long_queries"]["status"] == "skipped_needs_approval"
+        assert "needs approval: terminate_long_queries" in run.output
+        assert {h.pid for h in holders} <= set(_alive(secrets))
+        assert findings["database.long_queries"]["status"] == "unresolved"
         pool = findings["database.pool_exhausted"]
         assert pool["severity"] == "critical"
         assert pool["evidence"]["pool"]["max"] == 3 and pool["evidence"]["pool"]["active"] >= 3

@@ -154,12 +154,26 @@ def test_fault_bad_input_and_check_mode(clean_lab, kube):
     assert "Traceback" not in run.output
     assert apps.read_namespaced_deployment(DEPLOYMENT, NS).metadata.generation == generation
 
+    # a livekit-agent pod crash-looping for another reason: found, named as not memory, never acted on
+    agent = sorted(p.metadata.name for p in core.list_namespaced_pod(NS, label_selector="app=livekit-agent").items)[0]
+    _annotate(core, agent, {"condition": "CrashLoopBackOff"})
+    wait_for(
+        lambda: (core.read_namespaced_pod(agent, NS).status.container_statuses[0].restart_count or 0) >= 1,
+        15,
+        what="the crash loop",
+    )
+
     # --check: the findings, what would change, and nothing changed
     run = run_playbook("playbooks/remediate.yml", *TAGS, "--check", "--diff")
     assert run.rc == 0, run.output[-3000:]
     report = run.report
     findings = _by(report["findings"], "id")
-    assert set(findings) == {"memory.oom_killed", "memory.near_limit"}
+    assert set(findings) == {"memory.oom_killed", "memory.near_limit", "memory.restarts_rising"}
+    crashing = findings["memory.restarts_rising"]["evidence"]["containers"]
+    assert [(c["deployment"], c["pod"], c["last_termination"], c["trend"]) for c in crashing] == [
+        ("livekit-agent", agent, "Error", "rising")
+    ]
+    assert findings["memory.restarts_rising"]["remediation"] == ""
     killed = findings["memory.oom_killed"]["evidence"]["containers"]
     assert len(killed) == 1 and killed[0]["pod"] in pods_before
     assert killed[0]["last_termination"] == "OOMKilled" and killed[0]["trend"] == "rising"
@@ -200,7 +214,9 @@ def test_fault_bad_input_and_check_mode(clean_lab, kube):
     assert {f["id"]: f["status"] for f in report["findings"]} == {
         "memory.oom_killed": "resolved",
         "memory.near_limit": "unresolved",
+        "memory.restarts_rising": "unresolved",
     }
+    assert all(a["target"].startswith("pod/orchestrator-") for a in restarts)
     assert apps.read_namespaced_deployment(DEPLOYMENT, NS).metadata.generation == generation
 
 

@@ -172,6 +172,19 @@ def test_bad_input_is_refused_before_anything_is_read(clean_lab, primary_redis):
     assert run.report["site_read"] == {}
     assert primary_redis.get("circuit_breaker:pms_connector:state") == "open"
 
+    # a Kubernetes token the API refuses: said plainly, before anything else is read or changed
+    run = run_playbook(
+        REMEDIATE,
+        "--tags",
+        "circuit_breakers",
+        extra_vars={"voicehive_kubeconfig": "", "voicehive_kube_api_key": "expired"},
+    )
+    assert run.rc != 0
+    assert "Cannot reach the Kubernetes API of site lab" in run.output, run.output[-2000:]
+    assert "HTTP 401: Unauthorized" in run.output
+    assert run.report["actions"] == []
+    assert primary_redis.get("circuit_breaker:pms_connector:state") == "open"
+
 
 def test_lock_held_by_another_run_makes_this_one_wait_then_fail(clean_lab, kube, primary_redis):
     fault("inject", "breaker-stuck-open")

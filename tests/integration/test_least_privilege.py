@@ -18,7 +18,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s_client
 from kubernetes.client.rest import ApiException
-from vh_lab import ROOT, STATE, fault, run_playbook
+from vh_lab import ROOT, STATE, fault, lab, run_playbook
 
 sys.path.insert(0, str(ROOT / "lab"))
 from kubesim import rbac
@@ -58,7 +58,8 @@ def _requests_since(start: str) -> list[dict]:
     return [r for r in map(json.loads, lines) if r.get("user") == SA_USER and r["time"] >= start]
 
 
-def test_remediation_runs_with_the_shipped_role_only(clean_lab, kube):
+def _service_account(kube) -> tuple[list[dict], dict, str]:
+    """The shipped RBAC applied; its documents, the extra-vars that run as its ServiceAccount, and a start time."""
     docs = yaml.safe_load(MANIFEST.read_text())["items"]
     for doc in docs:
         _apply(kube, doc)
@@ -74,7 +75,35 @@ def test_remediation_runs_with_the_shipped_role_only(clean_lab, kube):
         .status.token
     )
     as_sa = {"voicehive_kubeconfig": "", "voicehive_kube_api_key": token}
-    start = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return docs, as_sa, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _denied(requests: list[dict], docs: list[dict]) -> list[str]:
+    """The requests no rule of the shipped Role and ClusterRoles allows."""
+    rules = _rules(docs)
+    denied = []
+    for r in requests:
+        if r["path"].startswith(DISCOVERY) or not r["resource"]:
+            continue
+        attrs = rbac.Attributes(
+            verb=r["verb"],
+            group=r["group"],
+            resource=r["resource"],
+            subresource=r["subresource"],
+            namespace=r["namespace"],
+            name=r["name"],
+        )
+        if not any(rbac._rule_matches(rule, attrs) for rule in rules):
+            denied.append(f"{r['verb']} {r['path']}")
+    return denied
+
+
+def _done(run) -> set[str]:
+    return {a["action"] for a in run.report["actions"] if a["status"] == "done"}
+
+
+def test_remediation_runs_with_the_shipped_role_only(clean_lab, kube):
+    docs, as_sa, start = _service_account(kube)
 
     fault("inject", "breaker-stuck-open")
     run = run_playbook("playbooks/remediate.yml", "--tags", "circuit_breakers", extra_vars=as_sa)
@@ -141,21 +170,7 @@ def test_remediation_runs_with_the_shipped_role_only(clean_lab, kube):
 
     requests = _requests_since(start)
     assert requests, "the runs made no request as the ServiceAccount"
-    rules = _rules(docs)
-    denied = []
-    for r in requests:
-        if r["path"].startswith(DISCOVERY) or not r["resource"]:
-            continue
-        attrs = rbac.Attributes(
-            verb=r["verb"],
-            group=r["group"],
-            resource=r["resource"],
-            subresource=r["subresource"],
-            namespace=r["namespace"],
-            name=r["name"],
-        )
-        if not any(rbac._rule_matches(rule, attrs) for rule in rules):
-            denied.append(f"{r['verb']} {r['path']}")
+    denied = _denied(requests, docs)
     assert not denied, "requests outside the shipped Role:\n" + "\n".join(sorted(set(denied)))
     assert not [r for r in breaker_requests if r["resource"] == "secrets"], "a circuit breaker remediation read Secrets"
     secrets_touched = {(r["verb"], r["name"]) for r in requests if r["resource"] == "secrets"}
@@ -166,4 +181,49 @@ def test_remediation_runs_with_the_shipped_role_only(clean_lab, kube):
     configmaps = {(r["verb"], r["name"]) for r in requests if r["resource"] == "configmaps"}
     assert {("patch", "rate-limit-config"), ("update", "security-config")} <= configmaps, configmaps
     assert ("get", None) not in {(r["verb"], r["name"]) for r in requests if r["subresource"] == "log"}
+    assert all(r["code"] < 500 for r in requests)
+
+
+def test_performance_memory_and_database_run_with_the_shipped_role_only(clean_lab, kube):
+    """The verbs of the performance, memory and database remediations: the HPA created and its floor, scaling,
+    env and limit patches, pods deleted one at a time, postgresql-0 deleted and waited for, the nodes read."""
+    docs, as_sa, start = _service_account(kube)
+
+    fault("inject", "high-latency")
+    run = run_playbook("playbooks/remediate.yml", "--tags", "performance", extra_vars=as_sa)
+    assert run.rc == 0, run.output[-3000:]
+    assert {"scale_up", "enable_caching", "create_autoscaler"} <= _done(run), run.report["actions"]
+    # only a reset removes the HPA (the next faults scale the orchestrator by hand); it removes the
+    # ServiceAccount too, so it is made again (the same user in kubesim's request log)
+    lab("reset")
+    docs, as_sa, _ = _service_account(kube)
+
+    # without the env rollout, so the leaking pods are restarted one by one (the Deployment patch is above)
+    fault("inject", "memory-leak")
+    run = run_playbook(
+        "playbooks/remediate.yml", "--tags", "memory", extra_vars=dict(as_sa, memory_optimization_deployments=[])
+    )
+    assert run.rc == 0, run.output[-3000:]
+    assert {"restart_leaking_pods"} <= _done(run), run.report["actions"]
+    fault("clear")
+
+    fault("inject", "db-connection-failure")
+    run = run_playbook(
+        "playbooks/remediate.yml",
+        "--tags",
+        "database",
+        extra_vars=dict(as_sa, voicehive_approved_actions=["restart_database"]),
+    )
+    assert run.rc == 0, run.output[-3000:]
+    assert {"restart_database", "restart_orchestrator"} <= _done(run), run.report["actions"]
+
+    requests = _requests_since(start)
+    denied = _denied(requests, docs)
+    assert not denied, "requests outside the shipped Role:\n" + "\n".join(sorted(set(denied)))
+    used = {(r["verb"], r["resource"], r["name"] or "") for r in requests}
+    assert ("create", "horizontalpodautoscalers", "") in used, sorted(map(str, used))
+    assert ("delete", "pods", "postgresql-0") in used
+    assert ("list", "nodes", "") in used
+    orchestrator_pods = {n for v, res, n in used if v == "delete" and res == "pods" and n != "postgresql-0"}
+    assert orchestrator_pods, "memory deleted no orchestrator pod"
     assert all(r["code"] < 500 for r in requests)

@@ -101,7 +101,7 @@ def _actions(report: dict) -> dict[str, dict]:
 
 
 def test_long_queries_end_only_over_the_threshold_and_never_protected(clean_lab, secrets):
-    sessions = [Session(secrets, "vh-test-report", SLEEPER_QUERY) for _ in range(3)]
+    sessions = [Session(secrets, "vh-test-report", SLEEPER_QUERY) for _n in range(3)]
     dump = Session(secrets, "pg_dump", "SELECT pg_sleep(600)")
     superuser = Session(secrets, "vh-test-admin", "SELECT pg_sleep(600)", superuser=True)
     locker = Session(secrets, "vh-test-locker", "", setup="LOCK TABLE calls IN ACCESS EXCLUSIVE MODE")
@@ -198,7 +198,7 @@ def test_long_queries_end_only_over_the_threshold_and_never_protected(clean_lab,
         assert "restart_orchestrator" not in _actions(run.report)
 
         # PostgreSQL stops after the diagnosis, before the statement that ends the queries: a clear failure
-        sessions += [Session(secrets, "vh-test-report", SLEEPER_QUERY) for _ in range(2)]
+        sessions += [Session(secrets, "vh-test-report", SLEEPER_QUERY) for _n in range(2)]
         time.sleep(2)
         rc, output, report = _remediate_while_postgres_stops(dict(approved, database_long_query_threshold=1))
         assert rc in (0, 2), output[-3000:]
@@ -277,7 +277,7 @@ def test_pool_exhausted_then_database_stopped_raise_scale_restart_restore(clean_
 
 
 def _pool_then_database(core, apps, secrets) -> None:
-    holders = [Session(secrets, "vh-test-pool", "SELECT pg_sleep(600)") for _ in range(3)]
+    holders = [Session(secrets, "vh-test-pool", "SELECT pg_sleep(600)") for _n in range(3)]
     try:
         wait_for(lambda: _metric("voicehive_connection_pool_max") == 3.0, 20, 0.5, "pool max 3 in the metrics")
         wait_for(lambda: (_metric("voicehive_connection_pool_active") or 0) >= 3, 20, 0.5, "pool full")

@@ -196,7 +196,7 @@ def test_performance_memory_and_database_run_with_the_shipped_role_only(clean_la
     # only a reset removes the HPA (the next faults scale the orchestrator by hand); it removes the
     # ServiceAccount too, so it is made again (the same user in kubesim's request log)
     lab("reset")
-    docs, as_sa, _ = _service_account(kube)
+    docs, as_sa, _start = _service_account(kube)
 
     # without the env rollout, so the leaking pods are restarted one by one (the Deployment patch is above)
     fault("inject", "memory-leak")

@@ -266,7 +266,7 @@ def test_made_directly_pods_restarted_one_at_a_time_then_raised_and_restored(cle
     assert actions["raise_memory_limits"]["after"]["memory_limits"] == {"orchestrator": "2Gi"}
     assert "restart_leaking_pods" not in actions
     assert run.report["outcome"] == "resolved"
-    deployment, container, _ = _container(apps)
+    deployment, container, _index = _container(apps)
     assert container.resources.limits["memory"] == "2Gi"
     assert container.resources.requests["memory"] == "512Mi"
     assert json.loads(deployment.spec.template.metadata.annotations[PREVIOUS]) == {"orchestrator": "1Gi"}
@@ -278,6 +278,6 @@ def test_made_directly_pods_restarted_one_at_a_time_then_raised_and_restored(cle
     actions = _by(run.report["actions"], "action")
     assert actions["restore_memory_limits"]["status"] == "done"
     assert actions["restore_memory_limits"]["after"]["memory_limits"] == {"orchestrator": "1Gi"}
-    deployment, container, _ = _container(apps)
+    deployment, container, _index = _container(apps)
     assert container.resources.limits["memory"] == "1Gi"
     assert PREVIOUS not in (deployment.spec.template.metadata.annotations or {})

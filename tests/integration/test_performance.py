@@ -56,7 +56,7 @@ def _connect(secrets) -> psycopg.Connection:
 @contextlib.contextmanager
 def _busy_sessions(secrets, count: int):
     """``count`` sessions busy (active in pg_stat_activity) until the block ends: the pool's active connections."""
-    conns = [_connect(secrets) for _ in range(count)]
+    conns = [_connect(secrets) for _n in range(count)]
 
     def sleep(conn):
         with contextlib.suppress(psycopg.Error):
@@ -121,7 +121,7 @@ def test_causes_made_in_the_services_are_remediated_and_the_pool_raise_gated(res
     core.patch_namespaced_pod(_live_pods(kube)[0].metadata.name, NS, {"metadata": {"annotations": {CPU: "950m"}}})
     core.patch_namespaced_config_map("database-config", NS, {"data": {"max_connections": "2"}})
     with _connect(secrets) as conn:
-        for _ in range(2):
+        for _n in range(2):
             conn.execute(SLOW_SQL, (1.1, "hotel-001")).fetchall()
     busy = contextlib.ExitStack()  # closed after the unapproved run, or at teardown when the test fails first
     request.addfinalizer(busy.close)

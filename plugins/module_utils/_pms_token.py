@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import re
 import time
 import typing as t
@@ -36,7 +37,11 @@ from ansible_collections.voicehive.remediation.plugins.module_utils._apaleo impo
     DEFAULT_API_URL,
     DEFAULT_IDENTITY_URL,
     OK,
+    PROPERTY_NOT_ACCESSIBLE,
     STORE_FAILED,
+    TOKEN_REQUEST_REJECTED,
+    VAULT_DENIED,
+    VAULT_UNAVAILABLE,
     Masker,
     check_property,
     check_url,
@@ -86,6 +91,15 @@ def argument_spec() -> dict[str, t.Any]:
         vault_client_id_field=dict(type="str", default="client_id"),
         vault_client_secret_field=dict(type="str", default="client_secret", no_log=False),
         property_ids=dict(type="list", elements="str", default=[]),
+        hotels=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                hotel_id=dict(type="str", required=True),
+                vault_path=dict(type="str", required=True),
+                property_ids=dict(type="list", elements="str", default=[]),
+            ),
+        ),
         store=dict(type="str", choices=["none", "vault", "kubernetes_secret"], default="none"),
         store_vault_path=dict(type="str"),
         store_secret_name=dict(type="str", no_log=False),
@@ -99,10 +113,17 @@ def argument_spec() -> dict[str, t.Any]:
 
 # what AnsibleModule (or, in the worker process, the action plugin's validation) refuses besides the types
 CONSTRAINTS: dict[str, t.Any] = dict(
-    mutually_exclusive=[("client_id", "vault_path"), ("client_secret", "vault_path")],
+    mutually_exclusive=[
+        ("client_id", "vault_path"),
+        ("client_secret", "vault_path"),
+        ("hotels", "vault_path"),
+        ("hotels", "client_id"),
+        ("hotels", "client_secret"),
+        ("hotels", "property_ids"),
+    ],
     required_together=[("client_id", "client_secret")],
-    required_one_of=[("client_id", "vault_path")],
-    required_by={"vault_path": ("vault_url", "vault_token")},
+    required_one_of=[("client_id", "vault_path", "hotels")],
+    required_by={"vault_path": ("vault_url", "vault_token"), "hotels": ("vault_url", "vault_token")},
     required_if=[
         ("store", "vault", ("vault_url", "vault_token", "store_vault_path")),
         ("store", "kubernetes_secret", ("store_secret_name",)),
@@ -122,7 +143,8 @@ def validate_params(params: dict[str, t.Any]) -> list[str]:
         problem = check_url(params[name])
         if problem:
             errors.append(f"{name}: {problem}")
-    uses_vault = bool(params["vault_path"]) or params["store"] == "vault"
+    hotels = params.get("hotels")
+    uses_vault = bool(params["vault_path"]) or params["store"] == "vault" or hotels is not None
     if uses_vault:
         problem = check_url(params["vault_url"] or "")
         if problem:
@@ -131,7 +153,9 @@ def validate_params(params: dict[str, t.Any]) -> list[str]:
             errors.append("vault_token must not be empty")
         if not (params["vault_mount"] or "").strip("/ "):
             errors.append("vault_mount must not be empty")
-    if params["vault_path"] is not None:
+    if hotels is not None:
+        errors.extend(hotels_problems(params))
+    elif params["vault_path"] is not None:
         if not params["vault_path"].strip("/ "):
             errors.append("vault_path must not be empty")
         for name in ("vault_client_id_field", "vault_client_secret_field"):
@@ -160,6 +184,31 @@ def validate_params(params: dict[str, t.Any]) -> list[str]:
         errors.append(f"timeout must be above 0 seconds, got {params['timeout']:g}")
     if not 0 <= params["retries"] <= 10:
         errors.append(f"retries must be between 0 and 10, got {params['retries']}")
+    return errors
+
+
+def hotels_problems(params: dict[str, t.Any]) -> list[str]:
+    """What is wrong with ``hotels`` (several hotels checked in one run, validate only)."""
+    hotels = params["hotels"]
+    errors = []
+    if not hotels:
+        errors.append("hotels must name at least one hotel")
+    ids = [(h["hotel_id"] or "").strip() for h in hotels]
+    if any(not i for i in ids):
+        errors.append("hotels must not contain an empty hotel_id")
+    if len(set(ids)) != len(ids):
+        errors.append("hotels must not name a hotel_id twice")
+    if any(not (h["vault_path"] or "").strip("/ ") for h in hotels):
+        errors.append("hotels must not contain an empty vault_path")
+    if any(not (pid or "").strip() for h in hotels for pid in h["property_ids"] or []):
+        errors.append("hotels must not contain empty property ids")
+    if params["store"] != "none":
+        errors.append(
+            "hotels checks the hotels without storing anything: store must be none (store one hotel at a time)"
+        )
+    for name in ("vault_client_id_field", "vault_client_secret_field"):
+        if not (params[name] or "").strip():
+            errors.append(f"{name} must not be empty")
     return errors
 
 
@@ -274,8 +323,13 @@ class Run:
     ``conn`` is the connection to the Kubernetes API server, with ``store=kubernetes_secret`` only.
     """
 
-    def __init__(self, module: t.Any, conn: KubeConnection | None = None) -> None:
+    def __init__(
+        self, module: t.Any, conn: KubeConnection | None = None, shared: dict[str, t.Any] | None = None
+    ) -> None:
         self.module = module
+        # with hotels: what the runs of one module call share (credentials rejected or tokens got, by a digest
+        # of the credentials), so the same credentials are never sent twice in one call
+        self.shared = shared if shared is not None else {"rejected": {}, "tokens": {}}
         self.params = params = module.params
         self.conn = conn
         self.context = ssl_context(params["validate_certs"] is not False)
@@ -354,9 +408,32 @@ class Run:
     # -- token
     def token(self, client_id: str, client_secret: str) -> tuple[str, float]:
         p = self.params
-        answer = request_token(p["identity_url"], client_id, client_secret, p["timeout"], p["retries"], self.context)
-        requested_at = time.time()
-        self.result.update(token_status=answer["status"], latency_ms=answer["latency_ms"], attempts=answer["attempts"])
+        digest = hashlib.sha256(f"{client_id}\0{client_secret}".encode()).hexdigest()
+        if digest in self.shared["rejected"]:
+            self.finish(
+                CREDENTIALS_REJECTED,
+                f"Cannot get an Apaleo access token: not requested again, Apaleo rejected the same client credentials "
+                f"(for {self.shared['rejected'][digest]}) in this run. Apaleo rejected the client credentials "
+                f"(rotated or revoked). {self.where_to_update()}",
+            )
+        reused = digest in self.shared["tokens"]
+        if reused:
+            answer, requested_at = self.shared["tokens"][digest]
+        else:
+            answer = request_token(
+                p["identity_url"], client_id, client_secret, p["timeout"], p["retries"], self.context
+            )
+            requested_at = time.time()
+            if answer["outcome"] == CREDENTIALS_REJECTED:
+                self.shared["rejected"][digest] = self.vault_path or "the given client_id"
+            elif answer["outcome"] == OK:
+                self.shared["tokens"][digest] = (answer, requested_at)
+        self.result.update(
+            token_status=answer["status"],
+            latency_ms=answer["latency_ms"],
+            attempts=0 if reused else answer["attempts"],
+            token_reused=reused,
+        )
         if answer["outcome"] != OK:
             message = sentence(f"Cannot get an Apaleo access token: {answer['error']}")
             if answer["outcome"] == CREDENTIALS_REJECTED:
@@ -492,9 +569,102 @@ class Run:
         self.finish(OK, f"{message} ({self.result['store_reason']})")
 
 
+# the outcome a check of several hotels reports, the first of these any hotel has
+HOTELS_PRIORITY = (
+    APALEO_UNAVAILABLE,
+    VAULT_UNAVAILABLE,
+    VAULT_DENIED,
+    CREDENTIALS_REJECTED,
+    CREDENTIALS_MISSING,
+    TOKEN_REQUEST_REJECTED,
+    PROPERTY_NOT_ACCESSIBLE,
+    OK,
+)
+HOTEL_KEYS = (
+    "outcome",
+    "msg",
+    "error",
+    "vault_path",
+    "token_obtained",
+    "token_status",
+    "token_reused",
+    "expires_in",
+    "expires_at",
+    "latency_ms",
+    "attempts",
+    "properties",
+)
+
+
+class HotelModule:
+    """The module as the run of one of ``hotels`` sees it: that hotel's ``vault_path`` and ``property_ids``."""
+
+    def __init__(self, module: t.Any, hotel: dict[str, t.Any]) -> None:
+        self.params = dict(
+            module.params, vault_path=hotel["vault_path"], property_ids=hotel["property_ids"] or [], hotels=None
+        )
+        self.check_mode = module.check_mode
+        self._diff = False
+        self.no_log_values = module.no_log_values
+
+
+def check_hotels(module: t.Any) -> dict[str, t.Any]:
+    """``hotels``: each hotel's credentials, token and properties, validate only, in one call. The same credentials
+    are sent once (a rejection is not repeated, a token is reused), and after Apaleo was unavailable the remaining
+    hotels are not tried."""
+    shared: dict[str, t.Any] = {"rejected": {}, "tokens": {}}
+    found: dict[str, dict[str, t.Any]] = {}
+    for hotel in module.params["hotels"]:
+        hotel_id = hotel["hotel_id"].strip()
+        if any(r["outcome"] == APALEO_UNAVAILABLE for r in found.values()):
+            mount = (module.params["vault_mount"] or "").strip("/ ")
+            found[hotel_id] = dict(
+                {k: None for k in HOTEL_KEYS},
+                outcome=APALEO_UNAVAILABLE,
+                msg="Not tried: Apaleo was unavailable for a hotel before.",
+                error="Not tried: Apaleo was unavailable for a hotel before.",
+                vault_path=shown_path(mount, hotel["vault_path"]),
+                token_obtained=False,
+                token_reused=False,
+                attempts=0,
+                properties={},
+            )
+            continue
+        result = Run(HotelModule(module, hotel), shared=shared).run()
+        found[hotel_id] = {k: result.get(k) for k in HOTEL_KEYS}
+    outcomes = [r["outcome"] for r in found.values()]
+    outcome = next((o for o in HOTELS_PRIORITY if o in outcomes), OK)
+    if outcome == OK:
+        msg = f"Got an Apaleo access token for each of {len(found)} hotel(s) ({', '.join(found)})"
+    else:
+        msg = " ".join(f"{hid}: {r['msg']}" for hid, r in found.items() if r["outcome"] != OK)
+    result = dict(
+        changed=False,
+        outcome=outcome,
+        msg=msg,
+        credentials_source="vault",
+        vault_path=None,
+        token_obtained=all(r["token_obtained"] for r in found.values()),
+        token_status=None,
+        expires_in=None,
+        expires_at=None,
+        latency_ms=None,
+        attempts=sum(r["attempts"] or 0 for r in found.values()),
+        properties={},
+        stored=False,
+        store_target=None,
+        hotels=found,
+    )
+    if outcome != OK:
+        result["error"] = msg
+    return result
+
+
 def perform(module: t.Any) -> dict[str, t.Any]:
     """The module's result. With ``store=kubernetes_secret`` the run gets a connection to the Kubernetes API server,
     made from the connection options before any request is sent; ``failed`` and ``msg`` when they cannot make one."""
+    if module.params.get("hotels") is not None:
+        return check_hotels(module)
     if module.params["store"] != "kubernetes_secret":
         return Run(module).run()
     return with_connection(module.params, lambda conn: Run(module, conn).run())

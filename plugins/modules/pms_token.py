@@ -125,6 +125,35 @@ options:
     type: list
     elements: str
     default: []
+  hotels:
+    description:
+      - Check several hotels in one call, validate only (O(store=none)) - each hotel's credentials at its
+        O(hotels[].vault_path), a token, and its O(hotels[].property_ids). The result is in RV(hotels), and
+        RV(outcome) is the first of V(apaleo_unavailable), V(vault_unavailable), V(vault_denied),
+        V(credentials_rejected), V(credentials_missing), V(token_request_rejected), V(property_not_accessible)
+        that a hotel has, else V(ok).
+      - The same credentials are sent once per call - a rejected client id and secret are not sent again for
+        another hotel (no repeated failed logins), a token got with them is reused - and after Apaleo was
+        unavailable for one hotel the remaining hotels are not tried.
+      - Requires O(vault_url) and O(vault_token). Mutually exclusive with O(vault_path), O(client_id),
+        O(client_secret) and O(property_ids).
+    type: list
+    elements: dict
+    version_added: 0.1.0
+    suboptions:
+      hotel_id:
+        description: The hotel's id, the key of its result in RV(hotels).
+        type: str
+        required: true
+      vault_path:
+        description: Path of the hotel's client credentials within O(vault_mount).
+        type: str
+        required: true
+      property_ids:
+        description: Apaleo property ids to test the hotel's token on.
+        type: list
+        elements: str
+        default: []
   store:
     description:
       - Where to store the new token. V(none) stores nothing.
@@ -207,6 +236,15 @@ EXAMPLES = r"""
     refresh_before: 600
   register: __pms_connector_refresh
 
+- name: Check every hotel's credentials in one call, storing nothing
+  voicehive.remediation.pms_token:
+    vault_url: "{{ voicehive_vault_url }}"
+    vault_token: "{{ voicehive_vault_token }}"
+    hotels:
+      - {hotel_id: hotel-001, vault_path: pms/apaleo/hotel-001/api-credentials, property_ids: [MUC]}
+      - {hotel_id: hotel-002, vault_path: pms/apaleo/hotel-002/api-credentials, property_ids: [BER]}
+  register: __pms_connector_token_check
+
 - name: Keep the token in a Kubernetes Secret instead
   voicehive.remediation.pms_token:
     identity_url: "{{ voicehive_apaleo_identity_url }}"
@@ -283,10 +321,31 @@ latency_ms:
   type: float
   sample: 84.2
 attempts:
-  description: Token requests sent (1 plus the retries used).
+  description: Token requests sent (1 plus the retries used); with O(hotels), the sum over the hotels.
   returned: always
   type: int
   sample: 1
+token_reused:
+  description: With O(hotels), whether the token of an earlier hotel with the same credentials was reused.
+  returned: when a token request was due
+  type: bool
+  sample: false
+hotels:
+  description:
+    - With O(hotels), each hotel's result by O(hotels[].hotel_id) - RV(outcome), RV(msg), RV(error), RV(vault_path),
+      RV(token_obtained), RV(token_status), RV(token_reused), RV(expires_in), RV(expires_at), RV(latency_ms),
+      RV(attempts) and RV(properties) as for one hotel.
+  returned: with O(hotels)
+  type: dict
+  sample:
+    hotel-001: {outcome: ok, token_obtained: true, token_status: 200, attempts: 1, properties: {MUC: {status: 200}}}
+    hotel-002:
+      outcome: credentials_rejected
+      token_status: 401
+      attempts: 1
+      msg: >-
+        Cannot get an Apaleo access token: ... answered 401 invalid_client. Apaleo rejected the client credentials
+        (rotated or revoked). Update client_id and client_secret at Vault path voicehive/pms/apaleo/hotel-002/api-credentials.
 properties:
   description: The result of each property test, by property id. Empty without a token.
   returned: always

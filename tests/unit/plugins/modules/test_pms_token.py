@@ -1124,3 +1124,163 @@ def test_store_secret_without_the_kubernetes_library(apaleo, kube_api, module_pr
     assert [verb for verb, _body in kube_api.writes] == ["create"]
     assert module_process("pms_token", module_args)[1] is False  # kept: no import either where it is installed
     assert_no_secret(result, "k8s-tok3n-SECRET", *apaleo.tokens)
+
+
+# --------------------------------------------------------------------------------------------
+# hotels: several hotels in one call, validate only
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hotels_run(run, bao_server):
+    """Run with ``hotels`` (each item ``(hotel_id, property_ids)``, credentials at pms/apaleo/<id>/api-credentials)."""
+
+    def _run(items, check_mode=False, **args):
+        module_args = dict(
+            client_id=None,
+            client_secret=None,
+            vault_url=bao_server.url,
+            vault_token=bao_server.token,
+            hotels=[
+                dict(hotel_id=hid, vault_path=f"pms/apaleo/{hid}/api-credentials", property_ids=props)
+                for hid, props in items
+            ],
+        )
+        module_args.update(args)
+        return run(check_mode=check_mode, **module_args)
+
+    return _run
+
+
+def test_hotels_sharing_credentials_get_one_token(hotels_run, bao_server, apaleo):
+    first, second = "hotel-" + secrets.token_hex(4), "hotel-" + secrets.token_hex(4)
+    put_credentials(bao_server, first)
+    put_credentials(bao_server, second)
+    result = hotels_run([(first, ["MUC"]), (second, ["BER"])], check_mode=True)
+    assert result["failed"] is False
+    assert result["changed"] is False
+    assert result["outcome"] == "ok"
+    assert result["msg"] == f"Got an Apaleo access token for each of 2 hotel(s) ({first}, {second})"
+    assert apaleo.token_requests == 1
+    assert result["attempts"] == 1
+    assert result["token_obtained"] is True
+    assert result["hotels"][first]["token_reused"] is False
+    assert result["hotels"][second]["token_reused"] is True
+    assert result["hotels"][second]["attempts"] == 0
+    assert result["hotels"][first]["properties"]["MUC"]["accessible"] is True
+    assert result["hotels"][second]["properties"]["BER"]["accessible"] is True
+    assert result["hotels"][second]["vault_path"] == f"voicehive/pms/apaleo/{second}/api-credentials"
+    assert result["stored"] is False
+    assert "error" not in result
+    assert_no_secret(result, bao_server.token, *apaleo.tokens)
+
+
+def test_hotels_rejected_credentials_are_sent_once(hotels_run, bao_server, apaleo, sleeps):
+    first, second = "hotel-" + secrets.token_hex(4), "hotel-" + secrets.token_hex(4)
+    for hid in (first, second):
+        put_credentials(bao_server, hid, client_id=CLIENT_ID, client_secret="rotated-away")
+    result = hotels_run([(first, ["MUC"]), (second, [])])
+    assert result["outcome"] == "credentials_rejected"
+    assert apaleo.token_requests == 1
+    assert sleeps == []
+    assert result["attempts"] == 1
+    assert result["token_obtained"] is False
+    one, two = result["hotels"][first], result["hotels"][second]
+    assert one["outcome"] == two["outcome"] == "credentials_rejected"
+    assert one["token_status"] == 401
+    assert two["attempts"] == 0
+    assert "not requested again" in two["msg"]
+    assert f"voicehive/pms/apaleo/{first}/api-credentials" in two["msg"]
+    assert two["msg"].endswith(
+        f"Update client_id and client_secret at Vault path voicehive/pms/apaleo/{second}/api-credentials."
+    )
+    assert result["error"] == result["msg"]
+    assert result["msg"].startswith(f"{first}: Cannot get an Apaleo access token")
+    assert_no_secret(result, "rotated-away", bao_server.token)
+
+
+def test_hotels_outcome_is_the_worst_and_missing_credentials_are_named(hotels_run, bao_server, apaleo):
+    good, missing, elsewhere = ("hotel-" + secrets.token_hex(4) for _n in range(3))
+    put_credentials(bao_server, good)
+    put_credentials(bao_server, elsewhere)
+    result = hotels_run([(good, ["MUC"]), (missing, []), (elsewhere, ["FRA"])])
+    assert result["outcome"] == "credentials_missing"
+    assert result["hotels"][good]["outcome"] == "ok"
+    assert result["hotels"][missing]["outcome"] == "credentials_missing"
+    assert result["hotels"][missing]["token_obtained"] is False
+    assert result["hotels"][elsewhere]["outcome"] == "property_not_accessible"
+    assert f"voicehive/pms/apaleo/{missing}/api-credentials" in result["msg"]
+    assert good not in result["msg"]
+    assert apaleo.token_requests == 1
+
+
+def test_hotels_after_apaleo_was_unavailable_the_rest_are_not_tried(hotels_run, bao_server, apaleo, sleeps):
+    first, second = "hotel-" + secrets.token_hex(4), "hotel-" + secrets.token_hex(4)
+    put_credentials(bao_server, first)
+    put_credentials(bao_server, second, client_id="other", client_secret="other-secret")
+    apaleo.token_always = (503, {"error": "service_unavailable"})
+    result = hotels_run([(first, ["MUC"]), (second, ["BER"])], retries=1)
+    assert result["outcome"] == "apaleo_unavailable"
+    assert apaleo.token_requests == 2  # the first hotel's request and its one retry, nothing for the second
+    assert sleeps == [0.5]
+    assert result["hotels"][second] | {"vault_path": None} == dict(
+        {k: None for k in _pms_token.HOTEL_KEYS},
+        outcome="apaleo_unavailable",
+        msg="Not tried: Apaleo was unavailable for a hotel before.",
+        error="Not tried: Apaleo was unavailable for a hotel before.",
+        token_obtained=False,
+        token_reused=False,
+        attempts=0,
+        properties={},
+    )
+    assert result["hotels"][second]["vault_path"] == f"voicehive/pms/apaleo/{second}/api-credentials"
+
+
+@pytest.mark.parametrize(
+    ("items", "args", "message"),
+    [
+        ([], {}, "hotels must name at least one hotel"),
+        ([("h1", []), ("h1", [])], {}, "hotels must not name a hotel_id twice"),
+        ([(" ", [])], {}, "hotels must not contain an empty hotel_id"),
+        ([("h1", [""])], {}, "hotels must not contain empty property ids"),
+        ([("h1", [])], dict(store="vault", store_vault_path="pms/x/token"), "store must be none"),
+        ([("h1", [])], dict(vault_client_secret_field=" "), "vault_client_secret_field must not be empty"),
+        ([("h1", [])], dict(vault_token=" "), "vault_token must not be empty"),
+    ],
+)
+def test_hotels_bad_input_is_refused_before_any_request(hotels_run, apaleo, items, args, message):
+    result = hotels_run(items, **args)
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert apaleo.requests == []
+
+
+def test_hotels_empty_vault_path_is_refused(run, bao_server, apaleo):
+    hotels = [dict(hotel_id="h1", vault_path="/")]
+    result = run(client_id=None, client_secret=None, vault_url=bao_server.url, vault_token="t", hotels=hotels)
+    assert result["failed"] is True
+    assert "hotels must not contain an empty vault_path" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        dict(vault_path="pms/x"),
+        dict(client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+        dict(property_ids=["MUC"]),
+    ],
+)
+def test_hotels_with_single_hotel_options_is_refused(run, bao_server, apaleo, args):
+    module_args = dict(client_id=None, client_secret=None, vault_url=bao_server.url, vault_token="t")
+    module_args.update(args, hotels=[dict(hotel_id="h1", vault_path="pms/h1")])
+    result = run(**module_args)
+    assert result["failed"] is True
+    assert "mutually exclusive" in result["msg"]
+    assert apaleo.requests == []
+    assert_no_secret(result)
+
+
+def test_hotels_need_vault(run, apaleo):
+    result = run(client_id=None, client_secret=None, hotels=[dict(hotel_id="h1", vault_path="pms/h1")])
+    assert result["failed"] is True
+    assert "missing parameter(s) required by 'hotels'" in result["msg"]

@@ -15,6 +15,7 @@ participant identity, ``nbf``/``exp`` its validity and ``video`` the grants (``r
 - ``video_grant()``, ``build_claims()``: the claims of a LiveKit access token.
 - ``verify(token, secret, expected, now)``: every check of a token, by name, and what failed.
 - ``parse_server_url()``, ``probe_server()``: a TCP connection to the server and, for http(s), ``GET /``.
+- ``api_base()``, ``check_api()``: the server's own verdict on a token (Twirp ``RoomService/ListRooms``).
 
 No Ansible import, so the unit tests call it directly (and cross-check it with PyJWT).
 """
@@ -33,7 +34,7 @@ import time
 import typing as t
 import urllib.parse
 
-from ansible_collections.voicehive.remediation.plugins.module_utils._http import Unreachable, get
+from ansible_collections.voicehive.remediation.plugins.module_utils._http import Unreachable, get, request
 
 ALGORITHM = "HS256"
 MIN_TTL = 10
@@ -263,3 +264,48 @@ def probe_server(url: str, timeout: float, context: ssl.SSLContext | None = None
     if status != 200:
         result["error"] = f"GET {target['http_url']} answered {status}, expected 200"
     return result
+
+
+LIST_ROOMS = "/twirp/livekit.RoomService/ListRooms"
+
+
+def api_base(url: str) -> str:
+    """The http(s) base URL of a LiveKit server URL: LiveKit serves its API and WebSocket on one port."""
+    target = parse_server_url(url)
+    scheme = {"ws": "http", "wss": "https"}.get(target["scheme"], target["scheme"])
+    netloc = f"[{target['host']}]" if ":" in target["host"] else target["host"]
+    return f"{scheme}://{netloc}:{target['port']}"
+
+
+def check_api(url: str, token: str, timeout: float, context: ssl.SSLContext | None = None) -> dict[str, t.Any]:
+    """Ask the server whether it accepts ``token`` (a ``roomList`` grant): ``POST RoomService/ListRooms``.
+
+    Returns ``api_status`` (the HTTP status, ``None`` without an answer), ``token_accepted`` (``True`` on 200,
+    ``False`` on 401/403, ``None`` otherwise) and ``api_error`` (``None`` when accepted). Never holds the token.
+    """
+    endpoint = api_base(url) + LIST_ROOMS
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    try:
+        status, body = request("POST", endpoint, timeout, headers, b"{}", context=context)
+    except Unreachable as exc:
+        return {"api_status": None, "token_accepted": None, "api_error": f"POST {LIST_ROOMS} got no answer: {exc}"}
+    if status == 200:
+        return {"api_status": status, "token_accepted": True, "api_error": None}
+    try:
+        detail = json.loads(body.decode("utf-8")).get("msg") or ""
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        detail = ""
+    detail = f" ({str(detail)[:200]})" if detail else ""
+    if status == 401:
+        return {
+            "api_status": status,
+            "token_accepted": False,
+            "api_error": f"the server refused the token with 401{detail}: the API key or secret is not the server's",
+        }
+    if status == 403:
+        return {
+            "api_status": status,
+            "token_accepted": False,
+            "api_error": f"the server refused the token's grant with 403{detail}",
+        }
+    return {"api_status": status, "token_accepted": None, "api_error": f"POST {LIST_ROOMS} answered {status}{detail}"}

@@ -19,6 +19,10 @@ description:
   - With O(server_url), also opens a TCP connection to the LiveKit server and, for an V(http://) or
     V(https://) URL, sends C(GET /) (a LiveKit server answers 200). A server that does not answer is
     reported in RV(server), not failed on, like M(community.postgresql.postgresql_ping) does.
+  - With O(api_check) as well, asks the server itself whether it accepts tokens of this key pair, by a
+    C(POST /twirp/livekit.RoomService/ListRooms) with a second token that carries the C(roomList) grant,
+    on the http(s) form of O(server_url) (LiveKit serves its API and WebSocket on one port). A 401 means
+    the server does not know the API key or secret (rotated on one side only).
   - The token itself is never returned. The module fails only on bad options.
   - Uses only the Python standard library (no PyJWT, no LiveKit SDK).
 author:
@@ -79,9 +83,15 @@ options:
       - Not probed when not set.
       - If not set, the value of the E(LIVEKIT_URL) environment variable is used.
     type: str
+  api_check:
+    description:
+      - Also ask the server at O(server_url) whether it accepts a token of this key pair (see above).
+      - Only when O(server_url) is set and the TCP connection was accepted.
+    type: bool
+    default: false
   timeout:
     description:
-      - Seconds to wait for the TCP connection and for the answer to C(GET /).
+      - Seconds to wait for the TCP connection and for each answer (C(GET /), the API check).
     type: float
     default: 5
   validate_certs:
@@ -103,7 +113,13 @@ EXAMPLES = r"""
     api_secret: "{{ voicehive_livekit_api_secret }}"
     room: voicehive-probe
     server_url: "{{ voicehive_livekit_url }}"
+    api_check: true
   register: __livekit_token
+
+- name: Say when the server refuses the key pair
+  ansible.builtin.debug:
+    msg: "{{ __livekit_token.server.api_error }}"
+  when: __livekit_token.server.token_accepted is false
 
 - name: Record a finding when the LiveKit server does not answer
   ansible.builtin.debug:
@@ -171,6 +187,9 @@ server:
     http_latency_ms: null
     healthy: true
     error: null
+    api_status: 200
+    token_accepted: true
+    api_error: null
   contains:
     url:
       description: The O(server_url) probed.
@@ -199,6 +218,17 @@ server:
     error:
       description: Why it is not healthy; V(null) when it is.
       type: str
+    api_status:
+      description: Status of the API check (O(api_check)); V(null) without an answer or without the check.
+      type: int
+    token_accepted:
+      description:
+        - Whether the server accepted the token (O(api_check)); V(false) on 401 or 403, V(null) when the check
+          did not run or got another answer.
+      type: bool
+    api_error:
+      description: Why the API check did not pass; V(null) when it passed or did not run.
+      type: str
 msg:
   description: A one-line summary.
   returned: always
@@ -215,7 +245,9 @@ from ansible_collections.voicehive.remediation.plugins.module_utils._http import
 from ansible_collections.voicehive.remediation.plugins.module_utils._livekit import (
     MAX_TTL,
     MIN_TTL,
+    api_base,
     build_claims,
+    check_api,
     encode_hs256,
     iso_utc,
     parse_server_url,
@@ -242,6 +274,7 @@ def argument_spec() -> dict[str, t.Any]:
         can_publish=dict(type="bool", default=False),
         can_subscribe=dict(type="bool", default=True),
         server_url=dict(type="str", fallback=(env_fallback, ["LIVEKIT_URL"])),
+        api_check=dict(type="bool", default=False),
         timeout=dict(type="float", default=5.0),
         validate_certs=dict(type="bool", default=True),
     )
@@ -303,11 +336,32 @@ def run_module(module: AnsibleModule) -> None:
     if params["server_url"]:
         context = ssl_context(params["validate_certs"]) if params["server_url"].lower().startswith("https") else None
         server = probe_server(params["server_url"], params["timeout"], context)
+        server.update(api_status=None, token_accepted=None, api_error=None)
+        if params["api_check"] and server["reachable"]:
+            api_token = encode_hs256(
+                build_claims(params["api_key"], params["identity"], params["ttl"], time.time(), {"roomList": True}),
+                params["api_secret"],
+            )
+            module.no_log_values.add(api_token)
+            use_tls = api_base(params["server_url"]).startswith("https")
+            server.update(
+                check_api(
+                    params["server_url"],
+                    api_token,
+                    params["timeout"],
+                    ssl_context(params["validate_certs"]) if use_tls else None,
+                )
+            )
+            server["api_error"] = mask_values(server["api_error"], secrets) if server["api_error"] else None
         result["server"] = server
         if server["healthy"]:
             message += f"; LiveKit server {server['host']}:{server['port']} answers ({server['latency_ms']} ms)"
         else:
             message += f"; LiveKit server {server['host']}:{server['port']} is not healthy: {server['error']}"
+        if server["token_accepted"] is True:
+            message += " and accepts the key pair"
+        elif server["api_error"]:
+            message += f"; API check: {server['api_error']}"
     result["msg"] = mask_values(message, secrets)
     module.exit_json(**result)
 

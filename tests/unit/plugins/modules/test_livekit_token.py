@@ -200,3 +200,92 @@ def test_probe_server_down_is_reported(run, monkeypatch):
     assert result["server"]["reachable"] is False and result["server"]["healthy"] is False
     assert result["server"]["url"] == f"wss://127.0.0.1:{port}"
     assert f"LiveKit server 127.0.0.1:{port} is not healthy: no TCP connection to 127.0.0.1:{port}: " in result["msg"]
+
+
+def _list_rooms(answer):
+    """A ListRooms route checking the bearer token like the LiveKit server does, then answering ``answer``."""
+    seen = []
+
+    def route(path, headers):
+        token = headers.get("Authorization", "").removeprefix("Bearer ")
+        seen.append(jwt.decode(token, API_SECRET, algorithms=["HS256"]))
+        return answer
+
+    return route, seen
+
+
+def test_api_check_accepted_on_the_ws_url(run, tokens, http_server):
+    base, routes = http_server
+    route, seen = _list_rooms((200, {"rooms": []}))
+    routes.routes[_livekit.LIST_ROOMS] = route
+    result = run(server_url=base.replace("http://", "ws://"), api_check=True)
+    server = result["server"]
+    assert server["healthy"] is True and server["http_status"] is None
+    assert server["api_status"] == 200 and server["token_accepted"] is True and server["api_error"] is None
+    assert [(r["method"], r["path"]) for r in routes.requests] == [("POST", _livekit.LIST_ROOMS)]
+    assert seen[0]["video"] == {"roomList": True} and seen[0]["iss"] == API_KEY
+    assert result["msg"].endswith(" and accepts the key pair")
+    assert len(tokens) == 2
+    assert_no_secret(result, tokens)
+
+
+@pytest.mark.parametrize(
+    ("answer", "accepted", "error"),
+    [
+        ((401, {"msg": "invalid token: InvalidSignatureError"}), False, "refused the token with 401 (invalid token"),
+        ((403, {"msg": "missing video grant roomList"}), False, "refused the token's grant with 403 (missing"),
+        ((503, "unavailable"), None, f"POST {_livekit.LIST_ROOMS} answered 503"),
+    ],
+)
+def test_api_check_refused_or_failing(run, tokens, http_server, answer, accepted, error):
+    base, routes = http_server
+    routes.routes["/"] = (200, "OK")
+    routes.routes[_livekit.LIST_ROOMS] = answer
+    result = run(server_url=base, api_check=True)
+    server = result["server"]
+    assert result["failed"] is False and server["healthy"] is True
+    assert server["api_status"] == answer[0] and server["token_accepted"] is accepted
+    assert error in server["api_error"]
+    assert "; API check: " in result["msg"]
+    assert_no_secret(result, tokens)
+
+
+def test_api_check_without_an_answer(run, tokens, monkeypatch, http_server):
+    base = http_server[0]
+
+    def silent(*args, **kwargs):
+        raise _livekit.Unreachable("TimeoutError: timed out")
+
+    monkeypatch.setattr(_livekit, "request", silent)
+    result = run(server_url=base.replace("http://", "ws://"), api_check=True)
+    server = result["server"]
+    assert server["api_status"] is None and server["token_accepted"] is None
+    assert server["api_error"] == f"POST {_livekit.LIST_ROOMS} got no answer: TimeoutError: timed out"
+
+
+def test_api_check_skipped_when_unreachable_or_not_asked(run, tokens, http_server):
+    base, routes = http_server
+    routes.routes["/"] = (200, "OK")
+    result = run(server_url=base)
+    assert result["server"]["api_status"] is None and result["server"]["token_accepted"] is None
+    assert [r["path"] for r in routes.requests] == ["/"]
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    result = run(server_url=f"ws://127.0.0.1:{port}", api_check=True)
+    assert result["server"]["reachable"] is False and result["server"]["token_accepted"] is None
+    assert len(tokens) == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("wss://livekit.voicehive.com", "https://livekit.voicehive.com:443"),
+        ("ws://127.0.0.1:17880/rtc", "http://127.0.0.1:17880"),
+        ("https://[::1]:7880", "https://[::1]:7880"),
+        ("http://lk", "http://lk:80"),
+    ],
+)
+def test_api_base(url, base):
+    assert _livekit.api_base(url) == base

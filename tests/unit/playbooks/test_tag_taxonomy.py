@@ -152,3 +152,19 @@ def test_dynamic_includes_give_their_tasks_the_taxonomy():
                 if missing or not tags <= TAXONOMY:
                     bad.append(f"{path.relative_to(ROOT)}: {task.get('name')}: apply.tags {sorted(tags)}")
     assert not bad, "\n".join(bad)
+
+
+def test_component_tags_of_a_category_are_its_declared_components():
+    """`--tags <component>` runs every task tagged with it, so the run plan (which reads the components of the
+    categories whose voicehive_category_components name it) must count those tasks' categories as running:
+    a category's tasks carry only component tags its entry declares."""
+    declared = yaml.safe_load((ROOT / "roles/voicehive/defaults/main.yml").read_text())["voicehive_category_components"]
+    bad = []
+    for name, tags in _tasks("playbooks/remediate.yml"):
+        role = name.split(" : ")[0].rsplit(".", 1)[-1] if " : " in name else None
+        if "always" in tags or role not in declared:
+            continue
+        undeclared = (tags & COMPONENTS) - set(declared[role]) - {role}
+        if undeclared:
+            bad.append(f"{role}: {name.split(' : ', 1)[1]} is tagged {sorted(undeclared)}")
+    assert not bad, "tags not in voicehive_category_components:\n" + "\n".join(sorted(set(bad)))

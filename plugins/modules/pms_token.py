@@ -344,8 +344,9 @@ hotels:
       token_status: 401
       attempts: 1
       msg: >-
-        Cannot get an Apaleo access token: ... answered 401 invalid_client. Apaleo rejected the client credentials
-        (rotated or revoked). Update client_id and client_secret at Vault path voicehive/pms/apaleo/hotel-002/api-credentials.
+        Cannot get an Apaleo access token: ... answered 401 invalid_client. Apaleo rejected the client
+        credentials (rotated or revoked). Update client_id and client_secret at Vault path
+        voicehive/pms/apaleo/hotel-002/api-credentials.
 properties:
   description: The result of each property test, by property id. Empty without a token.
   returned: always

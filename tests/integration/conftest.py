@@ -11,7 +11,15 @@ import pytest
 import redis
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
-from vh_lab import ROOT, STATE, fault, lab
+from vh_lab import (
+    ROOT,
+    STATE,
+    apply_shipped_rbac,
+    fault,
+    lab,
+    start_service_account_checks,
+    unchecked_service_account_problems,
+)
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +27,18 @@ def lab_up():
     status = subprocess.run([str(ROOT / "lab" / "bin" / "lab"), "status"], capture_output=True, text=True, check=False)
     if status.returncode != 0:
         lab("up")
+    apply_shipped_rbac()
     return True
+
+
+@pytest.fixture(autouse=True)
+def only_the_shipped_rbac(lab_up):
+    """Every request the playbook runs made as the ServiceAccount (since the last check, so a module's story
+    fixture counts too) is allowed by the shipped RBAC, names the pod when it reads a log, and is no server error."""
+    start_service_account_checks()
+    yield
+    problems = unchecked_service_account_problems()
+    assert not problems, "as the ServiceAccount of docs/rbac/voicehive-remediation.yml:\n" + "\n".join(problems)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ import pytest
 import redis
 import requests
 from kubernetes import client as k8s_client
-from vh_lab import ROOT, lab, run_playbook, wait_for
+from vh_lab import ROOT, lab, request_log_offset, run_playbook, service_account_requests, wait_for
 
 NS = "voicehive"
 ORCHESTRATOR = "http://127.0.0.1:18080"
@@ -98,13 +98,17 @@ def story(lab_up, kube, secrets):
     )
 
     story = {"secrets": secrets, "keep": keep, "malformed": malformed, "jwt_before": jwt_before}
+    offset = request_log_offset()
     story["unapproved"] = run_playbook("playbooks/remediate.yml", "--tags", "authentication", "-vvv")
+    story["unapproved_requests"] = service_account_requests(offset)
     story["after_unapproved"] = {
         "jwt": _secret_value(core, "jwt-secret", "secret"),
         "malformed": sum(r.exists(key) for key in malformed),
         "vault_token": _secret_value(core, "voicehive-secrets", "vault-token"),
     }
+    offset = request_log_offset()
     story["approved"] = run_playbook("playbooks/remediate.yml", "--tags", "authentication", extra_vars=APPROVED)
+    story["approved_requests"] = service_account_requests(offset)
     story["jwt_after"] = _secret_value(core, "jwt-secret", "secret")
     story["vault_token_after"] = _secret_value(core, "voicehive-secrets", "vault-token")
     story["login"] = _login(secrets)
@@ -140,6 +144,10 @@ def test_without_approval_only_the_safe_relogin_happens(story):
     assert actions["vault_relogin"]["status"] == "done" and actions["vault_relogin"]["changed"] is True
     assert findings["authentication.vault_token_invalid"]["status"] == "resolved"
     assert "needs approval" in run.output
+    # the re-login asked Kubernetes for a token of the orchestrator's ServiceAccount, as the shipped one
+    assert ("create", "voicehive-orchestrator") in {
+        (r["verb"], r["name"]) for r in story["unapproved_requests"] if r["resource"] == "serviceaccounts"
+    }
     # the gated causes are exactly as they were; the run fails honestly on them
     after = story["after_unapproved"]
     assert after["jwt"] == NOT_BASE64 and after["malformed"] == len(story["malformed"])
@@ -162,6 +170,9 @@ def test_with_approval_users_log_in_again_with_a_new_rolled_out_secret(story):
     assert story["login"].status_code == 200 and story["login"].json().get("access_token")
     assert story["ready"].status_code == 200
     assert story["orchestrator_vault"]["vault"]["authenticated"] is True
+    # as the shipped ServiceAccount: the JWT Secret read and written, no other Secret written
+    secrets_touched = {(r["verb"], r["name"]) for r in story["approved_requests"] if r["resource"] == "secrets"}
+    assert {("get", "jwt-secret"), ("update", "jwt-secret")} <= secrets_touched, secrets_touched
 
 
 def test_clear_sessions_deletes_only_malformed_sessions(story):

@@ -14,7 +14,7 @@ import pytest
 import redis
 from kubernetes import client as k8s_client
 from kubernetes.client.rest import ApiException
-from vh_lab import ROOT, fault, lab, notifications, run_playbook
+from vh_lab import ROOT, fault, lab, notifications, request_log_offset, run_playbook, service_account_requests
 
 pytestmark = pytest.mark.lab
 
@@ -80,7 +80,9 @@ def stuck_open_story(lab_up, kube, secrets):
     story["check"] = run_playbook(REMEDIATE, "-vvv", "--check", "--diff", "--tags", "circuit_breakers")
     story["redis_after_check"], story["cluster_after_check"] = _breaker_keys(r), _cluster_snapshot(kube)
     story["lease_after_check"] = _lease(kube)
+    offset = request_log_offset()
     story["remediate"] = run_playbook(REMEDIATE, "-vvv", "--diff", "--tags", "circuit_breakers")
+    story["remediate_requests"] = service_account_requests(offset)
     story["state_after_remediate"] = r.get("circuit_breaker:pms_connector:state")
     story["again"] = run_playbook(REMEDIATE, "--tags", "circuit_breakers")
     story["notifications"] = notifications()
@@ -122,6 +124,10 @@ def test_remediation_acts_then_is_idempotent(stuck_open_story):
     assert second.rc == 0, second.output[-3000:]
     assert second.recap_changed() == 0
     assert second.report["actions"] == []
+    # as the shipped ServiceAccount (conftest checks every request against its rules), and without a Secret
+    requests = stuck_open_story["remediate_requests"]
+    assert requests, "the remediation made no request as the ServiceAccount"
+    assert not [r for r in requests if r["resource"] == "secrets"], "a circuit breaker remediation read Secrets"
 
 
 def test_gated_action_is_skipped_without_approval_and_runs_with_it(clean_lab, kube):

@@ -29,7 +29,7 @@ import time
 import pytest
 import requests
 from kubernetes import client as k8s_client
-from vh_lab import run_playbook
+from vh_lab import request_log_offset, run_playbook, service_account_requests
 
 NS = "voicehive"
 ORCHESTRATOR = "http://127.0.0.1:18080"
@@ -128,6 +128,7 @@ def test_rate_limited_clients_get_a_verdict_and_only_trusted_ones_are_cleared(cl
     core, apps = k8s_client.CoreV1Api(kube), k8s_client.AppsV1Api(kube)
     r.set(f"rate_limit:ip:{OFFICE}:/api/v1/calls:per_minute", 150, ex=900)
     r.delete(f"rate_limit:whitelist:{OFFICE}")
+    offset = request_log_offset()
     run = run_playbook(
         "playbooks/remediate.yml",
         "--tags",
@@ -144,6 +145,8 @@ def test_rate_limited_clients_get_a_verdict_and_only_trusted_ones_are_cleared(cl
     assert cm.metadata.annotations["voicehive.io/previous-requests-per-minute"] == "60"
     restarted = apps.read_namespaced_deployment("orchestrator", NS).spec.template.metadata.annotations
     assert "kubectl.kubernetes.io/restartedAt" in restarted
+    written = {(q["verb"], q["name"]) for q in service_account_requests(offset) if q["resource"] == "configmaps"}
+    assert ("patch", "rate-limit-config") in written, written  # as the shipped ServiceAccount
 
     run = run_playbook(
         "playbooks/remediate.yml",
@@ -203,7 +206,10 @@ def test_brute_force_is_blocked_logging_reverted_and_secrets_rotated(clean_lab, 
         "security_rotate_api_key_ids": [api_key],
     }
 
+    offset = request_log_offset()
     run = run_playbook("playbooks/remediate.yml", "--tags", "security", "-vvv", extra_vars=approved)
+    written = {(q["verb"], q["name"]) for q in service_account_requests(offset) if q["resource"] == "configmaps"}
+    assert ("update", "security-config") in written, written  # as the shipped ServiceAccount
     assert run.rc != 0  # the protected source stays unblocked: a critical finding left
     findings = _by(run.report["findings"], "id")
     assert findings["security.blocklist_invalid"]["status"] == "unresolved"

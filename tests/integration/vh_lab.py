@@ -3,7 +3,11 @@
 """Helpers for integration tests against the running lab (make lab-up).
 
 The tests drive the collection exactly as a user does (ansible-playbook with
-inventories/lab) and read the outcome from the services themselves.
+inventories/lab) and read the outcome from the services themselves. Every
+playbook run against site lab goes to Kubernetes as the ServiceAccount of the
+shipped RBAC (docs/rbac/voicehive-remediation.yml) with a token of its own,
+as AWX runs it; conftest.py checks every request that account made against
+the shipped rules.
 """
 
 from __future__ import annotations
@@ -11,15 +15,25 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import yaml
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client.rest import ApiException
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / "lab" / ".state"
 VENV_BIN = ROOT / ".venv" / "bin"
+RBAC_MANIFEST = ROOT / "docs" / "rbac" / "voicehive-remediation.yml"
+REQUEST_LOG = STATE / "kubesim" / "requests.jsonl"
+SA_USER = "system:serviceaccount:voicehive:voicehive-remediation"
+# the extra-vars that make a run use the ServiceAccount's token instead of the lab's admin kubeconfig
+AS_SERVICE_ACCOUNT: dict[str, str] = {}
 
 
 @dataclass
@@ -48,13 +62,119 @@ class PlaybookRun:
 def lab(*args: str) -> str:
     out = subprocess.run([str(ROOT / "lab" / "bin" / "lab"), *args], capture_output=True, text=True, check=False)
     assert out.returncode == 0, f"lab {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
+    if args[:1] == ("reset",) and AS_SERVICE_ACCOUNT:
+        # a reset puts the namespace back as seeded, without the ServiceAccount and its bindings
+        apply_shipped_rbac()
     return out.stdout
+
+
+def admin_client() -> k8s_client.ApiClient:
+    return k8s_config.new_client_from_config(config_file=str(STATE / "kubeconfig"), context="lab")
+
+
+def shipped_rbac() -> list[dict]:
+    """The documents of docs/rbac/voicehive-remediation.yml."""
+    return yaml.safe_load(RBAC_MANIFEST.read_text())["items"]
+
+
+def apply_shipped_rbac() -> dict[str, str]:
+    """Apply the shipped RBAC to the lab, and make playbook runs use a fresh token of its ServiceAccount."""
+    kube = admin_client()
+    core, rbac_api = k8s_client.CoreV1Api(kube), k8s_client.RbacAuthorizationV1Api(kube)
+    for doc in shipped_rbac():
+        body = k8s_client.ApiClient.sanitize_for_serialization(kube, doc)
+        ns = doc["metadata"].get("namespace")
+        create = {
+            "ServiceAccount": lambda b=body, n=ns: core.create_namespaced_service_account(n, b),
+            "Role": lambda b=body, n=ns: rbac_api.create_namespaced_role(n, b),
+            "RoleBinding": lambda b=body, n=ns: rbac_api.create_namespaced_role_binding(n, b),
+            "ClusterRole": lambda b=body: rbac_api.create_cluster_role(b),
+            "ClusterRoleBinding": lambda b=body: rbac_api.create_cluster_role_binding(b),
+        }[doc["kind"]]
+        try:
+            create()
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    token = core.create_namespaced_service_account_token(
+        "voicehive-remediation",
+        "voicehive",
+        k8s_client.AuthenticationV1TokenRequest(
+            spec=k8s_client.V1TokenRequestSpec(audiences=[], expiration_seconds=14400)
+        ),
+    ).status.token
+    AS_SERVICE_ACCOUNT.clear()
+    AS_SERVICE_ACCOUNT.update(voicehive_kubeconfig="", voicehive_kube_api_key=token)
+    return dict(AS_SERVICE_ACCOUNT)
+
+
+def request_log_offset() -> int:
+    return REQUEST_LOG.stat().st_size if REQUEST_LOG.exists() else 0
+
+
+def service_account_requests(offset: int = 0) -> list[dict]:
+    """The Kubernetes requests the ServiceAccount made since the request log had `offset` bytes."""
+    with REQUEST_LOG.open("rb") as fh:
+        fh.seek(offset)
+        lines = fh.read().decode().splitlines()
+    entries = []
+    for line in lines:
+        try:
+            entries.append(json.loads(line))
+        except ValueError:  # the line kubesim is writing right now
+            continue
+    return [r for r in entries if r.get("user") == SA_USER]
 
 
 def fault(*args: str) -> str:
     out = subprocess.run([str(ROOT / "lab" / "bin" / "fault"), *args], capture_output=True, text=True, check=False)
     assert out.returncode == 0, f"fault {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
     return out.stdout
+
+
+def denied_by_shipped_rbac(requests_made: list[dict]) -> list[str]:
+    """The requests no rule of the shipped Role and ClusterRole allows (kubesim's own rule matcher)."""
+    sys.path.insert(0, str(ROOT / "lab"))
+    from kubesim import rbac  # the lab's package, importable once lab/ is on the path
+
+    rules = [rule for d in shipped_rbac() if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"]]
+    denied = []
+    for r in requests_made:
+        if not r["resource"]:  # discovery (/api, /apis/<group>/<version>), /version, /openapi: any user
+            continue
+        attrs = rbac.Attributes(
+            verb=r["verb"],
+            group=r["group"],
+            resource=r["resource"],
+            subresource=r["subresource"],
+            namespace=r["namespace"],
+            name=r["name"],
+        )
+        if not any(rbac._rule_matches(rule, attrs) for rule in rules):
+            denied.append(f"outside the shipped rules: {r['verb']} {r['path']} ({r['code']})")
+    return denied
+
+
+_CHECKED = {"offset": None}
+
+
+def start_service_account_checks() -> None:
+    """The checks start at the first test: what the ServiceAccount did before is not theirs."""
+    if _CHECKED["offset"] is None:
+        _CHECKED["offset"] = request_log_offset()
+
+
+def unchecked_service_account_problems() -> list[str]:
+    """What is wrong with the ServiceAccount's requests since the last call."""
+    start_service_account_checks()
+    made = service_account_requests(_CHECKED["offset"])
+    _CHECKED["offset"] = request_log_offset()
+    problems = denied_by_shipped_rbac(made)
+    problems += [
+        f"a log read without a pod name: {r['path']}" for r in made if r["subresource"] == "log" and not r["name"]
+    ]
+    problems += [f"server error {r['code']}: {r['verb']} {r['path']}" for r in made if r["code"] >= 500]
+    return problems
 
 
 def run_playbook(
@@ -64,8 +184,17 @@ def run_playbook(
     env: dict | None = None,
     target: str = "lab",
     timeout: int = 600,
+    as_admin: bool = False,
 ) -> PlaybookRun:
-    """Run a playbook against the lab and collect the reports it wrote."""
+    """Run a playbook against the lab and collect the reports it wrote.
+
+    Runs on site lab use the shipped ServiceAccount's token unless the extra-vars name their own
+    Kubernetes credentials or `as_admin` asks for the lab's admin kubeconfig.
+    """
+    own_credentials = {"voicehive_kubeconfig", "voicehive_kube_api_key"} & set(extra_vars or {})
+    as_admin = as_admin or os.environ.get("VOICEHIVE_TESTS_AS_ADMIN") == "1"  # to tell an RBAC problem from others
+    if target == "lab" and AS_SERVICE_ACCOUNT and not own_credentials and not as_admin:
+        extra_vars = {**AS_SERVICE_ACCOUNT, **(extra_vars or {})}
     report_dir = ROOT / "reports"
     before = set(report_dir.glob("*.json")) if report_dir.exists() else set()
     cmd = [

@@ -20,6 +20,7 @@ The per-fault checks through lab/bin/fault are the molecule scenarios (molecule/
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -75,11 +76,14 @@ class Session:
             self.error = type(exc).__name__
 
     def close(self) -> None:
-        try:
+        # cancel, let the thread see its query end, then close: closing a connection another thread is still
+        # executing on aborts the interpreter inside psycopg's C code (a fresh-clone make test died so)
+        with contextlib.suppress(psycopg.Error):
             self.conn.cancel()
+        if self.thread:
+            self.thread.join(10)
+        with contextlib.suppress(psycopg.Error):
             self.conn.close()
-        except psycopg.Error:
-            pass
 
 
 def _alive(secrets: dict) -> dict[int, str]:

@@ -205,6 +205,8 @@ def test_fault_bad_input_and_check_mode(clean_lab, kube):
     assert report["outcome"] == "failed", run.output[-3000:]
     restarts = [a for a in report["actions"] if a["action"] == "restart_leaking_pods"]
     assert restarts[0]["target"] == f"pod/{killed[0]['pod']}"
+    # OOM-killed and near its limit: one container, recorded once
+    assert [c["container"] for c in restarts[0]["before"]["containers"]] == ["orchestrator"]
     assert [a["status"] for a in restarts] == ["failed", "skipped_guard_failed", "skipped_guard_failed"]
     assert "did not get back to 3 ready pods within 5 s" in restarts[0]["reason"]
     assert all("restarts stopped" in a["reason"] for a in restarts[1:])

@@ -49,11 +49,18 @@ def test_the_service_account_gets_what_the_role_grants_and_nothing_else(clean_la
     core = k8s_client.CoreV1Api(_as_service_account(kube))
     assert core.list_namespaced_pod("voicehive").items  # granted (the site read)
     core.list_namespaced_secret("kube-system")  # not granted: Secrets of another namespace (allowed by the lab)
+    core.list_namespaced_pod("kube-system")  # granted there by the CoreDNS Role
+    core.list_namespaced_service("monitoring")  # not granted: the site Role's Services hold in voicehive only
 
     made = service_account_requests(offset)
     assert [(r["user"], r["verb"], r["resource"], r["namespace"]) for r in made] == [
         (SA_USER, "list", "pods", "voicehive"),
         (SA_USER, "list", "secrets", "kube-system"),
+        (SA_USER, "list", "pods", "kube-system"),
+        (SA_USER, "list", "services", "monitoring"),
     ]
     problems = unchecked_service_account_problems()
-    assert problems == ["outside the shipped rules: list /api/v1/namespaces/kube-system/secrets (200)"], problems
+    assert problems == [
+        "outside the shipped rules: list /api/v1/namespaces/kube-system/secrets (200)",
+        "outside the shipped rules: list /api/v1/namespaces/monitoring/services (200)",
+    ], problems

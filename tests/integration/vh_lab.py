@@ -137,7 +137,13 @@ def denied_by_shipped_rbac(requests_made: list[dict]) -> list[str]:
     sys.path.insert(0, str(ROOT / "lab"))
     from kubesim import rbac  # the lab's package, importable once lab/ is on the path
 
-    rules = [rule for d in shipped_rbac() if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"]]
+    # a Role's rules hold in its own namespace only; a ClusterRole's (bound cluster-wide) everywhere
+    rules = [
+        (d["metadata"].get("namespace") if d["kind"] == "Role" else None, rule)
+        for d in shipped_rbac()
+        if d["kind"] in ("Role", "ClusterRole")
+        for rule in d["rules"]
+    ]
     denied = []
     for r in requests_made:
         if not r["resource"]:  # discovery (/api, /apis/<group>/<version>), /version, /openapi: any user
@@ -150,7 +156,7 @@ def denied_by_shipped_rbac(requests_made: list[dict]) -> list[str]:
             namespace=r["namespace"],
             name=r["name"],
         )
-        if not any(rbac._rule_matches(rule, attrs) for rule in rules):
+        if not any(rbac._rule_matches(rule, attrs) for ns, rule in rules if ns in (None, r["namespace"])):
             denied.append(f"outside the shipped rules: {r['verb']} {r['path']} ({r['code']})")
     return denied
 

@@ -22,7 +22,7 @@ OK_STATUSES = (200, 201, 202, 204)
 ARGUMENT_SPEC = dict(
     event=dict(type="str", required=True, choices=["start", "finish", "escalation"]),
     site=dict(type="str", required=True),
-    phase=dict(type="str", required=True, choices=["diagnose", "remediate"]),
+    phase=dict(type="str", required=True, choices=["diagnose", "remediate", "health_check"]),
     run_id=dict(type="str", default=""),
     text=dict(type="str", required=True),
     outcome=dict(type="str", default="started"),

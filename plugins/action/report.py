@@ -41,7 +41,7 @@ ARGUMENT_SPEC = dict(
     report_dir=dict(type="path", default="reports"),
     run_id=dict(type="str", default=""),
     launched_by=dict(type="dict", default={}),
-    phase=dict(type="str", choices=["diagnose", "remediate"], required=True),
+    phase=dict(type="str", choices=["diagnose", "remediate", "health_check"], required=True),
     check_mode=dict(type="bool"),
     started_at=dict(type="str", default=""),
     category_durations=dict(type="dict", default={}),
@@ -49,8 +49,10 @@ ARGUMENT_SPEC = dict(
     findings=dict(type="list", elements="dict", default=[]),
     actions=dict(type="list", elements="dict", default=[]),
     errors=dict(type="list", elements="raw", default=[]),
+    synthetic=dict(type="list", elements="dict", default=[]),
     secret_values=secret_values_spec(),
 )
+SYNTHETIC_FIELDS = ("name", "target", "ok", "status", "elapsed_ms", "detail")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,7 +81,7 @@ def compute_outcome(
     statuses = [a.get("status") for a in actions]
     if errors or "failed" in statuses:
         return "failed"
-    if phase == "diagnose":
+    if phase in ("diagnose", "health_check"):
         return "findings_open" if findings else "healthy"
     if not findings:
         return "action_required" if any(s in BLOCKED_STATUSES for s in statuses) else "healthy"
@@ -204,6 +206,19 @@ def render_markdown(doc: dict[str, t.Any]) -> str:
 
     if summary["unresolved_critical"]:
         lines += ["**Unresolved critical findings:** " + ", ".join(summary["unresolved_critical"]), ""]
+
+    if "since_previous" in doc:
+        lines += ["## Since the previous health check", ""]
+        lines += [f"- {_cell(line)}" for line in change_lines(doc["since_previous"])]
+        lines.append("")
+    if doc.get("synthetic"):
+        lines += ["## Synthetic checks", ""]
+        lines += _table(
+            ["check", "target", "result", "status", "ms", "detail"],
+            ([_cell(c.get("name")), _cell(c.get("target")), "ok" if c.get("ok") else "FAILED", _cell(c.get("status")),
+              _cell(c.get("elapsed_ms")), _cell(c.get("detail"))] for c in doc["synthetic"]),
+        )  # fmt: skip
+        lines.append("")
 
     if summary["needs_approval"]:
         lines += [
@@ -331,6 +346,11 @@ def render_console(doc: dict[str, t.Any], paths: dict[str, str] | None = None) -
                 f"{_clip(a.get('status'), 25):<25} {_clip(a.get('action'), 26):<26} "
                 f"{_clip(a.get('target'), 32):<32} {_approved(a)}"
             )
+    for c in doc.get("synthetic") or []:
+        result = "ok" if c.get("ok") else "FAILED"
+        lines.append(f"synthetic {_clip(c.get('name'), 20):<20} {result:<6} {_clip(c.get('elapsed_ms'), 9):>9} ms")
+    if "since_previous" in doc:
+        lines += ["since the previous health check: " + line for line in change_lines(doc["since_previous"])]
     if summary["needs_approval"]:
         lines.append("needs approval: " + ", ".join(summary["needs_approval"]))
         lines.append("  approve with: " + approve_hint(summary["needs_approval"]))
@@ -396,6 +416,102 @@ def atomic_write(path: str, text: str) -> None:
         raise
 
 
+def previous_health_check(report_dir: str, site: str) -> dict[str, t.Any] | None:
+    """The newest earlier health-check report of ``site`` in ``report_dir`` (None when there is none).
+
+    Report names are ``<site>-<UTC stamp>[-n].json`` (``-2``, ``-3``... within one second). Unreadable files (a
+    report being written) are passed over.
+    """
+    try:
+        names = os.listdir(report_dir)
+    except OSError:
+        return None
+    pattern = re.compile(r"^" + re.escape(site) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?\.json$")
+    matches = [m for m in (pattern.match(n) for n in names) if m]
+    for match in sorted(matches, key=lambda m: (m.group(1), int(m.group(2) or 1)), reverse=True):
+        name = match.group(0)
+        try:
+            with open(os.path.join(report_dir, name), encoding="utf-8") as handle:
+                doc = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and doc.get("phase") == "health_check" and doc.get("site") == site:
+            return dict(doc, path=os.path.join(report_dir, name))
+    return None
+
+
+def changes_since(previous: dict[str, t.Any] | None, doc: dict[str, t.Any]) -> dict[str, t.Any]:
+    """What changed since ``previous`` (a health-check report): outcome, findings and synthetic checks."""
+    if previous is None:
+        return {"previous": None, "first": True}
+    before = {f.get("id"): f for f in previous.get("findings") or [] if isinstance(f, dict)}
+    now = {f.get("id"): f for f in doc["findings"]}
+    checks_before = {c.get("name"): c for c in previous.get("synthetic") or [] if isinstance(c, dict)}
+    checks = []
+    for check in doc.get("synthetic") or []:
+        old = checks_before.get(check.get("name"))
+        if old is None:
+            if checks_before:  # a check added since; all of them new is a first run with checks
+                checks.append({"name": check.get("name"), "change": "new", "ok": check.get("ok")})
+        elif bool(old.get("ok")) != bool(check.get("ok")):
+            checks.append(
+                {
+                    "name": check.get("name"),
+                    "change": "recovered" if check.get("ok") else "failing",
+                    "before": old.get("detail") or old.get("status"),
+                    "after": check.get("detail") or check.get("status"),
+                }
+            )
+    return {
+        "previous": {
+            "run_id": previous.get("run_id"),
+            "finished_at": previous.get("finished_at"),
+            "outcome": previous.get("outcome"),
+            "report": previous.get("path"),
+        },
+        "first": False,
+        "outcome": {"before": previous.get("outcome"), "after": doc["outcome"]},
+        "new_findings": sorted(i for i in now if i not in before),
+        "cleared_findings": sorted(i for i in before if i not in now),
+        "severity_changed": sorted(
+            f"{i}: {before[i].get('severity')} -> {now[i].get('severity')}"
+            for i in now
+            if i in before and before[i].get("severity") != now[i].get("severity")
+        ),
+        "synthetic": checks,
+        "slower": sorted(
+            f"{c.get('name')}: {checks_before[c.get('name')].get('elapsed_ms')} -> {c.get('elapsed_ms')} ms"
+            for c in doc.get("synthetic") or []
+            if c.get("name") in checks_before
+            and isinstance(c.get("elapsed_ms"), (int, float))
+            and isinstance(checks_before[c.get("name")].get("elapsed_ms"), (int, float))
+            and c["elapsed_ms"] > 2 * checks_before[c.get("name")]["elapsed_ms"] + 100
+        ),
+    }
+
+
+def change_lines(changes: dict[str, t.Any]) -> list[str]:
+    """``changes_since`` in short sentences (the report's section and the console)."""
+    if changes.get("first"):
+        return ["first health check of this site in this report directory"]
+    lines = []
+    outcome = changes["outcome"]
+    if outcome["before"] != outcome["after"]:
+        lines.append(f"outcome {outcome['before']} -> {outcome['after']}")
+    if changes["new_findings"]:
+        lines.append("new findings: " + ", ".join(changes["new_findings"]))
+    if changes["cleared_findings"]:
+        lines.append("cleared findings: " + ", ".join(changes["cleared_findings"]))
+    if changes["severity_changed"]:
+        lines.append("severity changed: " + ", ".join(changes["severity_changed"]))
+    for check in changes["synthetic"]:
+        lines.append(f"synthetic check {check['name']}: {check['change']}")
+    if changes["slower"]:
+        lines.append("slower than twice the last time: " + ", ".join(changes["slower"]))
+    prev = changes["previous"]
+    return lines or [f"nothing changed since {prev['finished_at']} ({prev['outcome']})"]
+
+
 def build_document(args: dict[str, t.Any], check_mode: bool, now: datetime.datetime) -> dict[str, t.Any]:
     findings = list(args["findings"])
     actions = list(args["actions"])
@@ -418,6 +534,11 @@ def build_document(args: dict[str, t.Any], check_mode: bool, now: datetime.datet
         "findings": findings,
         "actions": actions,
         "errors": errors,
+        **(
+            {"synthetic": [{k: c.get(k) for k in SYNTHETIC_FIELDS} for c in args["synthetic"]]}
+            if args["phase"] == "health_check"
+            else {}
+        ),
         "generator": "voicehive.remediation.report",
     }
 
@@ -441,6 +562,8 @@ class ActionModule(RecordActionBase):
         doc = redact(build_document(args, check_mode, now), secrets)
 
         report_dir = os.path.abspath(args["report_dir"])
+        if args["phase"] == "health_check":
+            doc["since_previous"] = changes_since(previous_health_check(report_dir, site), doc)
         try:
             paths = reserve_paths(report_dir, site, now.strftime("%Y%m%dT%H%M%SZ"))
             atomic_write(paths["json"], json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")

@@ -38,10 +38,10 @@ options:
     type: str
     required: true
   phase:
-    description: V(diagnose) or V(remediate).
+    description: V(diagnose), V(remediate) or V(health_check).
     type: str
     required: true
-    choices: [diagnose, remediate]
+    choices: [diagnose, remediate, health_check]
   run_id:
     description: The run id.
     type: str

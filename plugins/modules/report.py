@@ -19,7 +19,7 @@ description:
   - "Outcome, first match wins:
     V(failed) - an entry in O(errors), an action with status V(failed), or, when remediating outside check mode,
     a critical finding that is not resolved;
-    V(healthy) / V(findings_open) - diagnose phase without / with findings;
+    V(healthy) / V(findings_open) - diagnose or health_check phase without / with findings;
     V(healthy) - remediate phase without findings (V(action_required) if an action was skipped);
     V(action_required) - an action skipped because it needs approval, its budget is exhausted or its guard
     failed, or, outside check mode, a warning finding that is not resolved;
@@ -57,9 +57,13 @@ options:
     default: {}
   phase:
     description:
-      - V(diagnose) for a read-only run, V(remediate) for a run that may act.
+      - V(diagnose) for a read-only run, V(remediate) for a run that may act, V(health_check) for the scheduled
+        read-only sweep (C(playbooks/health_check.yml)).
+      - With V(health_check) the report also holds O(synthetic) and C(since_previous), what changed since the
+        newest earlier health-check report of the same site in O(report_dir) (outcome, new and cleared findings,
+        severity changes, synthetic checks failing or recovered, checks more than twice as slow).
     type: str
-    choices: [diagnose, remediate]
+    choices: [diagnose, remediate, health_check]
     required: true
   check_mode:
     description:
@@ -99,6 +103,13 @@ options:
         Any entry makes the outcome V(failed)."
     type: list
     elements: raw
+    default: []
+  synthetic:
+    description:
+      - The health check's synthetic checks, each C({name, target, ok, status, elapsed_ms, detail}) (other keys
+        are dropped). Kept in the report only with O(phase=health_check).
+    type: list
+    elements: dict
     default: []
 attributes:
   check_mode:

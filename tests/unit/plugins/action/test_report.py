@@ -335,3 +335,88 @@ def test_invalid_input_is_refused(make_action, tmp_path, overrides, text):
         run(make_action, report_args(tmp_path, **overrides))
     assert text in caught.value.message
     assert caught.value.message.startswith("Cannot write the report:")
+
+
+# ------------------------------------------------------------------------------------------
+# health check: synthetic checks and what changed since the previous health check
+# ------------------------------------------------------------------------------------------
+
+
+def synthetic(name="orchestrator_health", ok=True, elapsed_ms=12.5, **extra):
+    check = {
+        "name": name,
+        "target": "http://orchestrator:8080/health",
+        "ok": ok,
+        "status": 200 if ok else 503,
+        "elapsed_ms": elapsed_ms,
+        "detail": "" if ok else "answered 503",
+    }
+    check.update(extra)
+    return check
+
+
+def health_check(make_action, tmp_path, findings, checks):
+    args = report_args(tmp_path, phase="health_check", findings=findings, actions=[], synthetic=checks)
+    result = run(make_action, args)
+    return result, json.loads(Path(result["paths"]["json"]).read_text())
+
+
+def test_health_check_reports_synthetic_checks_and_what_changed(make_action, tmp_path):
+    first, doc = health_check(make_action, tmp_path, [], [synthetic(extra_key="dropped"), synthetic("livekit")])
+    assert doc["phase"] == "health_check" and doc["outcome"] == "healthy"
+    assert doc["synthetic"][0] == {k: synthetic()[k] for k in report.SYNTHETIC_FIELDS}
+    assert doc["since_previous"] == {"previous": None, "first": True}
+    assert "first health check of this site" in "\n".join(first["console"])
+    # a diagnose report in between is not a health check: the comparison passes over it
+    run(make_action, report_args(tmp_path, phase="diagnose", findings=[finding()], actions=[]))
+
+    second, doc = health_check(
+        make_action,
+        tmp_path,
+        [finding(severity="warning"), finding("memory.near_limit", severity="warning")],
+        [synthetic(elapsed_ms=400.0), synthetic("livekit", ok=False), synthetic("apaleo_probe")],
+    )
+    since = doc["since_previous"]
+    assert since["previous"]["report"] == first["paths"]["json"] and since["previous"]["outcome"] == "healthy"
+    assert since["outcome"] == {"before": "healthy", "after": "findings_open"}
+    assert since["new_findings"] == ["circuit_breakers.stuck_open", "memory.near_limit"]
+    assert since["cleared_findings"] == [] and since["severity_changed"] == []
+    assert since["synthetic"] == [
+        {"name": "livekit", "change": "failing", "before": 200, "after": "answered 503"},
+        {"name": "apaleo_probe", "change": "new", "ok": True},
+    ]
+    assert since["slower"] == ["orchestrator_health: 12.5 -> 400.0 ms"]
+    console = "\n".join(second["console"])
+    assert "synthetic livekit" in console and "FAILED" in console
+    assert "since the previous health check: synthetic check livekit: failing" in console
+    markdown = Path(second["paths"]["md"]).read_text()
+    assert "## Since the previous health check" in markdown and "## Synthetic checks" in markdown
+    assert "| livekit | http://orchestrator:8080/health | FAILED | 503 |" in markdown
+
+    _, doc = health_check(make_action, tmp_path, [finding(severity="critical")], [synthetic(), synthetic("livekit")])
+    since = doc["since_previous"]
+    assert since["cleared_findings"] == ["memory.near_limit"] and since["new_findings"] == []
+    assert since["severity_changed"] == ["circuit_breakers.stuck_open: warning -> critical"]
+    assert since["synthetic"] == [{"name": "livekit", "change": "recovered", "before": "answered 503", "after": 200}]
+    assert report.change_lines(since)[0] == "cleared findings: memory.near_limit"
+
+
+def test_previous_health_check_is_the_newest_readable_one_of_the_site(tmp_path):
+    def write(name, **doc):
+        (tmp_path / name).write_text(json.dumps({"phase": "health_check", "site": "lab", **doc}))
+
+    write("lab-20261128T160000Z.json", run_id="a")
+    write("lab-20261128T160000Z-2.json", run_id="b")  # the same second, later
+    write("lab-dr-20261128T170000Z.json", run_id="other site", site="lab-dr")
+    write("lab-20261128T150000Z.json", run_id="older")
+    assert report.previous_health_check(str(tmp_path), "lab")["run_id"] == "b"
+    (tmp_path / "lab-20261128T180000Z.json").write_text("")  # a report being written right now
+    assert report.previous_health_check(str(tmp_path), "lab")["run_id"] == "b"
+    assert report.previous_health_check(str(tmp_path / "missing"), "lab") is None
+    assert report.changes_since(None, {"findings": []}) == {"previous": None, "first": True}
+
+
+def test_synthetic_checks_stay_out_of_other_phases(make_action, tmp_path):
+    result = run(make_action, report_args(tmp_path, synthetic=[synthetic()]))
+    doc = json.loads(Path(result["paths"]["json"]).read_text())
+    assert "synthetic" not in doc and "since_previous" not in doc

@@ -393,7 +393,7 @@ def test_health_check_reports_synthetic_checks_and_what_changed(make_action, tmp
     assert "## Since the previous health check" in markdown and "## Synthetic checks" in markdown
     assert "| livekit | http://orchestrator:8080/health | FAILED | 503 |" in markdown
 
-    _, doc = health_check(make_action, tmp_path, [finding(severity="critical")], [synthetic(), synthetic("livekit")])
+    doc = health_check(make_action, tmp_path, [finding(severity="critical")], [synthetic(), synthetic("livekit")])[1]
     since = doc["since_previous"]
     assert since["cleared_findings"] == ["memory.near_limit"] and since["new_findings"] == []
     assert since["severity_changed"] == ["circuit_breakers.stuck_open: warning -> critical"]

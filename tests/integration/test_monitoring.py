@@ -2,16 +2,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Monitoring, against the lab's real Prometheus and Alertmanager, causes made directly in the services.
 
-1. A scrape target down: ConfigMap monitoring/prometheus-config patched with the kubernetes client to scrape the
-   primary site's orchestrator where nothing listens, and Prometheus rolled out so it loads it (the lab renders
-   the real configuration from the ConfigMap when a Prometheus pod starts). Malformed input stops the run before
-   anything; check mode changes nothing; the remediation names the target and its scrape error, re-applies the
-   shipped job (the DR site's targets kept) and Prometheus then reports every target up.
-2. An alert storm: 30 warning alerts posted to Alertmanager's API, alertmanager-config grouping 0s/1s (patched
-   and loaded by an Alertmanager rollout). The finding quantifies it; without approval nothing changes; in check
-   mode with approval nothing changes; with approval the grouping applies (verified through /api/v2/status), the
-   old values kept, and a named alert's threshold is changed within its bound (one beyond it refused).
-3. Both lab faults at once (lab/bin/fault): one diagnosis finds and quantifies both.
+1. Both causes made in the services at once: ConfigMap monitoring/prometheus-config patched with the kubernetes
+   client to scrape the primary site's orchestrator where nothing listens, and Prometheus rolled out so it loads
+   it (the lab renders the real configuration from the ConfigMap when a Prometheus pod starts); 30 warning alerts
+   posted to Alertmanager's API, alertmanager-config grouping 0s/1s loaded by an Alertmanager rollout. Malformed
+   input stops the run before anything. Without approval the remediation names the target and its scrape error,
+   re-applies the shipped job (the DR site's target kept) and Prometheus then reports every target up, while the
+   storm is quantified and the gated changes wait; check mode with approval changes nothing; with approval the
+   grouping applies (verified through /api/v2/status), the old values kept, and a named alert's threshold is
+   changed within its bound (one beyond it refused).
+2. Both lab faults at once (lab/bin/fault): one diagnosis finds and quantifies both.
 
 The per-fault remediation through lab/bin/fault is in molecule/monitoring_missing_metrics and
 molecule/monitoring_alert_fatigue.
@@ -79,6 +79,7 @@ def _versions(core: k8s_client.CoreV1Api, apps: k8s_client.AppsV1Api) -> dict:
 
 
 _CONFIGMAPS = ("prometheus-config", "alertmanager-config", "alert-rules")
+GATED = ("alertmanager-config", "alert-rules", "alertmanager")  # what only the gated actions change
 
 
 def _by(items: list[dict], key: str) -> dict[str, dict]:
@@ -111,58 +112,15 @@ def _storm(ends_in: dt.timedelta) -> list[dict]:
     return alerts
 
 
-def test_scrape_target_down_is_named_and_the_shipped_job_brings_it_back(clean_lab, kube):
+def test_target_down_and_alert_storm_made_in_the_services(clean_lab, kube):
     core, apps = k8s_client.CoreV1Api(kube), k8s_client.AppsV1Api(kube)
+    # a scrape target where nothing listens, loaded by a Prometheus rollout
     shipped = core.read_namespaced_config_map("prometheus-config", MON).data["prometheus.yml"]
     broken = shipped.replace("127.0.0.1:18080", NOWHERE)
     assert broken != shipped
     core.patch_namespaced_config_map("prometheus-config", MON, {"data": {"prometheus.yml": broken}})
     _restart(apps, "prometheus")
-    wait_for(lambda: NOWHERE in _site_target()["scrapeUrl"] and _site_target()["health"] == "down", 30, 1, "down")
-
-    # malformed input: refused before anything is read or changed
-    before = _versions(core, apps)
-    bad = {"monitoring_group_wait": "1h", "monitoring_prometheus_reload": "sometimes", "monitoring_flapping_step": "x"}
-    run = run_playbook("playbooks/remediate.yml", "--tags", "monitoring", extra_vars=bad)
-    assert run.rc != 0 and "Traceback" not in run.output
-    assert run.report["outcome"] == "failed" and run.report["actions"] == [] and run.report["findings"] == []
-    for text in (
-        "monitoring_group_wait 1h must be from monitoring_min_group_wait (10s) to monitoring_max_group_wait (5m)",
-        "monitoring_prometheus_reload sometimes must be restart or reload",
-        "monitoring_flapping_step x is not a duration",
-    ):
-        assert text in run.output, run.output[-3000:]
-    assert _versions(core, apps) == before
-
-    # check mode: the same finding and actions, nothing changed
-    run = run_playbook("playbooks/remediate.yml", "--tags", "monitoring", "--check", "--diff")
-    assert run.rc == 0, run.output[-3000:]
-    assert _by(run.report["actions"], "action")["apply_scrape_config"]["status"] == "would_change"
-    assert _versions(core, apps) == before
-    assert NOWHERE in _site_target()["scrapeUrl"]
-
-    run = run_playbook("playbooks/remediate.yml", "--tags", "monitoring")
-    assert run.rc == 0, run.output[-3000:]
-    finding = _by(run.report["findings"], "id")["monitoring.targets_down"]
-    assert NOWHERE in finding["summary"] and "connection refused" in finding["summary"], finding["summary"]
-    assert finding["evidence"]["down"][0]["instance"] == NOWHERE and finding["evidence"]["config_differs"] is True
-    assert finding["status"] == "resolved"
-    actions = _by(run.report["actions"], "action")
-    assert actions["apply_scrape_config"]["status"] == "done" and actions["apply_scrape_config"]["changed"]
-    assert actions["restart_prometheus"]["status"] == "done"
-    assert f"{NOWHERE} (site=lab)" in actions["apply_scrape_config"]["before"]["targets"]["voicehive-orchestrator"]
-    assert run.report["outcome"] == "resolved"
-    # Prometheus itself: every target up, the primary on the shipped address, the DR site's target kept
-    health = wait_for(lambda: all(t["health"] == "up" for t in _targets()) or None, 15, 0.5, "every target up")
-    assert health, [(t["scrapeUrl"], t["health"], t["lastError"]) for t in _targets()]
-    assert _site_target()["scrapeUrl"] == "http://127.0.0.1:18080/metrics"
-    job = yaml.safe_load(core.read_namespaced_config_map("prometheus-config", MON).data["prometheus.yml"])
-    statics = {s["labels"]["site"]: s["targets"] for s in job["scrape_configs"][0]["static_configs"]}
-    assert statics == {"lab": ["127.0.0.1:18080"], "lab-dr": ["127.0.0.1:18090"]}
-
-
-def test_alert_storm_is_quantified_and_grouping_and_thresholds_change_only_with_approval(clean_lab, kube):
-    core, apps = k8s_client.CoreV1Api(kube), k8s_client.AppsV1Api(kube)
+    # no grouping, loaded by an Alertmanager rollout; two SLO rules; a storm of 30 alerts
     am_config = core.read_namespaced_config_map("alertmanager-config", MON).data["alertmanager.yml"]
     low = am_config.replace("group_wait: 30s", "group_wait: 0s").replace("group_interval: 5m", "group_interval: 1s")
     core.patch_namespaced_config_map(
@@ -170,16 +128,39 @@ def test_alert_storm_is_quantified_and_grouping_and_thresholds_change_only_with_
     )
     core.patch_namespaced_config_map("alert-rules", MON, {"data": {"voicehive-slo.yml": EXTRA_RULES}})
     _restart(apps, "alertmanager")
+    wait_for(lambda: NOWHERE in _site_target()["scrapeUrl"] and _site_target()["health"] == "down", 30, 1, "down")
     wait_for(lambda: _am_route()["group_wait"] == "0s", 20, 0.5, "Alertmanager grouping 0s")
     requests.post(f"{AM}/api/v2/alerts", json=_storm(dt.timedelta(hours=1)), timeout=10).raise_for_status()
     thresholds = {"VoiceHiveHighLatency": 3, "VoiceHiveHighErrorRate": 5, "VoiceHiveRedisDown": 2}
     try:
+        # malformed input: refused before anything is read or changed
         before = _versions(core, apps)
+        bad = {
+            "monitoring_group_wait": "1h",
+            "monitoring_prometheus_reload": "sometimes",
+            "monitoring_flapping_step": "x",
+        }
+        run = run_playbook("playbooks/remediate.yml", "--tags", "monitoring", extra_vars=bad)
+        assert run.rc != 0 and "Traceback" not in run.output
+        assert run.report["outcome"] == "failed" and run.report["actions"] == [] and run.report["findings"] == []
+        for text in (
+            "monitoring_group_wait 1h must be from monitoring_min_group_wait (10s) to monitoring_max_group_wait (5m)",
+            "monitoring_prometheus_reload sometimes must be restart or reload",
+            "monitoring_flapping_step x is not a duration",
+        ):
+            assert text in run.output, run.output[-3000:]
+        assert _versions(core, apps) == before
+
+        # without approval: the scrape job is re-applied (safe), the storm quantified, the gated changes wait
         run = run_playbook(
             "playbooks/remediate.yml", "--tags", "monitoring", extra_vars={"monitoring_alert_thresholds": thresholds}
         )
         assert run.rc == 0, run.output[-3000:]
         findings = _by(run.report["findings"], "id")
+        down = findings["monitoring.targets_down"]
+        assert NOWHERE in down["summary"] and "connection refused" in down["summary"], down["summary"]
+        assert down["evidence"]["down"][0]["instance"] == NOWHERE and down["evidence"]["config_differs"] is True
+        assert down["status"] == "resolved"
         fatigue = findings["monitoring.alert_fatigue"]
         assert fatigue["evidence"]["firing"] >= 30 and fatigue["evidence"]["groups"] >= 3
         counts = {n["name"]: n["count"] for n in fatigue["evidence"]["by_name"]}
@@ -189,38 +170,49 @@ def test_alert_storm_is_quantified_and_grouping_and_thresholds_change_only_with_
         grouping = findings["monitoring.alert_grouping"]
         assert grouping["evidence"]["low"] == ["group_wait 0s < 10s", "group_interval 1s < 30s"]
         actions = _by(run.report["actions"], "action")
+        assert actions["apply_scrape_config"]["status"] == "done" and actions["apply_scrape_config"]["changed"]
+        assert f"{NOWHERE} (site=lab)" in actions["apply_scrape_config"]["before"]["targets"]["voicehive-orchestrator"]
+        assert actions["restart_prometheus"]["status"] == "done"
         assert actions["tune_alert_grouping"]["status"] == "skipped_needs_approval"
         assert actions["tune_alert_thresholds"]["status"] == "skipped_needs_approval"
         assert run.report["outcome"] == "action_required"
-        assert _versions(core, apps) == before and _am_route()["group_wait"] == "0s"
+        # Prometheus itself: every target up, the primary on the shipped address, the DR site's target kept
+        health = wait_for(lambda: all(t["health"] == "up" for t in _targets()) or None, 15, 0.5, "every target up")
+        assert health, [(t["scrapeUrl"], t["health"], t["lastError"]) for t in _targets()]
+        assert _site_target()["scrapeUrl"] == "http://127.0.0.1:18080/metrics"
+        job = yaml.safe_load(core.read_namespaced_config_map("prometheus-config", MON).data["prometheus.yml"])
+        statics = {s["labels"]["site"]: s["targets"] for s in job["scrape_configs"][0]["static_configs"]}
+        assert statics == {"lab": ["127.0.0.1:18080"], "lab-dr": ["127.0.0.1:18090"]}
+        now = _versions(core, apps)
+        assert {k: now[k] for k in GATED} == {k: before[k] for k in GATED}
+        assert _am_route()["group_wait"] == "0s"
 
+        # check mode with approval: nothing changes
         approved = {
             "monitoring_alert_thresholds": thresholds,
             "voicehive_approved_actions": ["tune_alert_grouping", "tune_alert_thresholds"],
         }
+        everything = _versions(core, apps)
         run = run_playbook("playbooks/remediate.yml", "--tags", "monitoring", "--check", "--diff", extra_vars=approved)
         assert run.rc == 0, run.output[-3000:]
         statuses = {a["action"]: a["status"] for a in run.report["actions"]}
         assert statuses["tune_alert_grouping"] == "would_change" and statuses["tune_alert_thresholds"] == "would_change"
-        assert _versions(core, apps) == before and _am_route()["group_wait"] == "0s"
+        assert _versions(core, apps) == everything and _am_route()["group_wait"] == "0s"
 
+        # approved: the grouping applies in Alertmanager, one threshold within its bound, the other refused
         run = run_playbook("playbooks/remediate.yml", "--tags", "monitoring", extra_vars=approved)
         assert run.rc == 0, run.output[-3000:]
         findings = _by(run.report["findings"], "id")
         assert findings["monitoring.alert_grouping"]["status"] == "resolved"
         assert findings["monitoring.alert_fatigue"]["status"] == "unresolved"  # the alerts still fire
+        assert "monitoring.targets_down" not in findings
         actions = _by(run.report["actions"], "action")
         assert actions["tune_alert_grouping"]["status"] == "done"
         assert actions["tune_alert_grouping"]["before"]["group_wait"] == "0s"
-        assert actions["tune_alert_thresholds"]["before"] == {
-            "VoiceHiveHighLatency": 2.0,
-            "VoiceHiveHighErrorRate": 0.05,
-        }
-        assert actions["tune_alert_thresholds"]["after"] == {
-            "VoiceHiveHighLatency": 3.0,
-            "VoiceHiveHighErrorRate": 0.05,
-        }
-        assert "beyond 4.0x the current 0.05" in actions["tune_alert_thresholds"]["reason"]
+        thresholds_done = actions["tune_alert_thresholds"]
+        assert thresholds_done["before"] == {"VoiceHiveHighLatency": 2.0, "VoiceHiveHighErrorRate": 0.05}
+        assert thresholds_done["after"] == {"VoiceHiveHighLatency": 3.0, "VoiceHiveHighErrorRate": 0.05}
+        assert "beyond 4.0x the current 0.05" in thresholds_done["reason"]
         assert actions["restart_prometheus"]["status"] == "done"
         # Alertmanager runs with the tuned grouping, the old values are kept, the rule file holds the new threshold
         route = _am_route()
@@ -228,9 +220,8 @@ def test_alert_storm_is_quantified_and_grouping_and_thresholds_change_only_with_
         am = core.read_namespaced_config_map("alertmanager-config", MON)
         assert am.metadata.annotations["voicehive.io/previous-grouping"] == "group_wait=0s,group_interval=1s"
         rules = core.read_namespaced_config_map("alert-rules", MON)
-        assert json.loads(rules.metadata.annotations["voicehive.io/previous-alert-thresholds"]) == {
-            "VoiceHiveHighLatency": 2.0
-        }
+        kept = json.loads(rules.metadata.annotations["voicehive.io/previous-alert-thresholds"])
+        assert kept == {"VoiceHiveHighLatency": 2.0}
         slo = yaml.safe_load(rules.data["voicehive-slo.yml"])["groups"][0]["rules"]
         assert slo[0]["expr"].endswith("by (le)) > 3") and slo[1]["expr"].endswith("> 0.05")
     finally:

@@ -6,15 +6,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
-from ansible.utils.collection_loader import AnsibleCollectionConfig
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
 TEMPLATE = (Path(__file__).resolve().parents[3] / "roles" / "monitoring" / "templates" / "judgement.j2").read_text()
 NAMES = [
@@ -29,21 +25,7 @@ NAMES = [
 REFUSED = 'Get "http://127.0.0.1:8000/metrics": dial tcp 127.0.0.1:8000: connect: connection refused'
 
 
-@pytest.fixture(scope="module", autouse=True)
-def collection_filters():
-    """The collection's filters (log_events, count_by) for the templar: its checkout on the collections path
-    (tests/unit/conftest.py put it on sys.path)."""
-    paths = [p for p in sys.path if (Path(p) / "ansible_collections" / "voicehive" / "remediation").exists()][:1]
-    configured = AnsibleCollectionConfig.collection_finder
-    if configured is not None and not set(paths) <= set(AnsibleCollectionConfig.collection_paths):
-        # an earlier test configured the finder without the checkout: configure it again with it
-        _AnsibleCollectionFinder._remove()  # pylint: disable=protected-access
-    if AnsibleCollectionConfig.collection_finder is None:
-        # the collection's packages imported before through sys.path (other unit tests) are imported again
-        # through the collection finder, which is how the filter loader finds the collection's filters
-        for name in [m for m in sys.modules if m == "ansible_collections" or m.startswith("ansible_collections.")]:
-            del sys.modules[name]
-        init_plugin_loader(paths)
+pytestmark = pytest.mark.usefixtures("collection_filters")
 
 
 def target(instance, health="up", job="voicehive-orchestrator", error=None):

@@ -194,7 +194,7 @@ def alert_rule_set_threshold(data: t.Any, alert: str, value: t.Any) -> dict[str,
         )
     if found["threshold"] == number:
         return dict(changed=False, data={}, key=found["key"], before=number, after=number, error=None)
-    doc, _ = _load(data[found["key"]], "rule file")
+    doc = _load(data[found["key"]], "rule file")[0]
     for rule in _rules(doc):
         if str(rule["alert"]) == alert:
             match = THRESHOLD.match(str(rule["expr"]).strip())

@@ -11,16 +11,7 @@ from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 
-DEFAULT_PORTS = {
-    "http": 80,
-    "https": 443,
-    "ws": 80,
-    "wss": 443,
-    "redis": 6379,
-    "rediss": 6379,
-    "postgres": 5432,
-    "postgresql": 5432,
-}
+from ansible_collections.voicehive.remediation.plugins.module_utils._site_read import DEFAULT_PORTS
 
 
 def _port(value: t.Any) -> int | None:

@@ -33,6 +33,17 @@ from ansible_collections.voicehive.remediation.plugins.module_utils._redact impo
 
 ERROR_LIMIT = 300
 TCP_SCHEMES = ("tcp", "ws", "wss", "redis", "rediss", "postgres", "postgresql")
+# the port a URL of each scheme means when it names none (also the filter tcp_url's)
+DEFAULT_PORTS = {
+    "http": 80,
+    "https": 443,
+    "ws": 80,
+    "wss": 443,
+    "redis": 6379,
+    "rediss": 6379,
+    "postgres": 5432,
+    "postgresql": 5432,
+}
 
 
 def _ms(start: float) -> float:
@@ -67,10 +78,7 @@ def tcp_address(url: str) -> tuple[str, int] | None:
     parts = urlsplit(url)
     if parts.scheme not in TCP_SCHEMES or not parts.hostname:
         return None
-    default = {"wss": 443, "ws": 80, "redis": 6379, "rediss": 6379, "postgres": 5432, "postgresql": 5432}.get(
-        parts.scheme
-    )
-    port = parts.port or default
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme)
     return (parts.hostname, port) if port else None
 
 

@@ -59,7 +59,14 @@ def test_every_rule_answers_a_shipped_alert_with_a_defined_template_and_real_tag
 def _gated_actions(role: str) -> set[str]:
     """The actions a role sends through the gate as risky (they need approval)."""
     text = "".join(p.read_text() for p in sorted((ROOT / f"roles/{role}/tasks").glob("*.yml")))
-    return set(re.findall(r"__voicehive_gate_action: ([a-z_]+)\n(?:.*\n){0,5}?\s+__voicehive_gate_risky: true", text))
+    # through the gate itself, or through the shared rollout restart (which passes the gate with these)
+    return set(
+        re.findall(
+            r"__voicehive_(?:gate|restart)_action: ([a-z_]+)\n(?:.*\n){0,5}?"
+            r"\s+__voicehive_(?:gate|restart)_risky: true",
+            text,
+        )
+    )
 
 
 def test_survey_choices_are_the_gated_actions_of_the_roles():

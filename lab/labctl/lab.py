@@ -7,6 +7,7 @@ import contextlib
 import glob
 import os
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +21,8 @@ RESULT_OK = ("started", "healthy")
 
 
 def clear_discovery_cache() -> None:
-    """kubernetes.core caches API discovery in /tmp/k8srcp-*.json: stale after a lab restart."""
-    for path in glob.glob("/tmp/k8srcp-*.json"):
+    """kubernetes.core caches API discovery in $TMPDIR/k8srcp-*.json: stale after a lab restart."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "k8srcp-*.json")):
         with contextlib.suppress(OSError):
             os.unlink(path)
 

@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -214,7 +215,7 @@ def make_kubesim(state: Path) -> KubesimProc:
 @pytest.fixture(scope="session")
 def kubesim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubesimProc]:
     """A kubesim serving the VoiceHive seed on a free port (shared by the session; tests use distinct objects)."""
-    for cache in glob.glob("/tmp/k8srcp-*.json"):
+    for cache in glob.glob(os.path.join(tempfile.gettempdir(), "k8srcp-*.json")):
         with contextlib.suppress(OSError):
             os.unlink(cache)
     sim = make_kubesim(tmp_path_factory.mktemp("kubesim"))

@@ -249,9 +249,20 @@ def test_storm_already_grouped_is_info():
     assert verdict["problems"] == ["monitoring.alert_fatigue"] and verdict["fatigue_severity"] == "info"
 
 
+def firing(state, *names, site="lab", status="firing"):
+    """The alerts Prometheus has pending or firing now (the flapping series are its own)."""
+    state["prometheus"]["alerts"] = [
+        {"name": n, "state": status, "labels": {"alertname": n, **({"site": site} if site else {})}} for n in names
+    ]
+    return state
+
+
 def test_one_name_storming_and_flapping():
     verdict = judge(
-        site(alerts=[*storm(12, names=1), alert("VoiceHiveHighLatency")], flapping=[("VoiceHiveHighLatency", 4.0)])
+        firing(
+            site(alerts=[*storm(12, names=1), alert("VoiceHiveHighLatency")], flapping=[("VoiceHiveHighLatency", 4.0)]),
+            "VoiceHiveHighLatency",
+        )
     )
     assert verdict["problems"] == ["monitoring.alert_fatigue"]
     assert verdict["alerts"]["storming_names"] == ["VoiceHiveAlert0"]
@@ -259,13 +270,27 @@ def test_one_name_storming_and_flapping():
     assert verdict["fatigue_severity"] == "warning"
 
 
-def test_flapping_alone_is_fatigue_while_the_alert_is_active():
-    assert judge(site(alerts=[alert("A")], flapping=[("A", 3.0)]))["problems"] == ["monitoring.alert_fatigue"]
-    quiet = judge(site(alerts=[alert("B")], flapping=[("A", 3.0)]))
+def test_flapping_alone_is_fatigue_while_prometheus_fires_the_alert():
+    flapped = judge(firing(site(alerts=[alert("A")], flapping=[("A", 3.0)]), "A"))
+    assert flapped["problems"] == ["monitoring.alert_fatigue"] and flapped["fatigue_severity"] == "warning"
+    quiet = judge(firing(site(alerts=[alert("B")], flapping=[("A", 3.0)]), "B"))
     assert quiet["problems"] == [] and quiet["alerts"]["flapping"] == []
-    state = site(flapping=[("A", 3.0)])
-    state["prometheus"]["alerts"] = [{"name": "A", "state": "pending"}]
-    assert judge(state)["alerts"]["flapping"] == [{"name": "A", "starts": 3}]
+    pending = firing(site(flapping=[("A", 3.0)]), "A", site=None, status="pending")
+    assert judge(pending)["alerts"]["flapping"] == [{"name": "A", "starts": 3}]
+
+
+def test_flapping_is_prometheus_own_alert_of_this_site():
+    # a storm posted to Alertmanager under a name that flapped in Prometheus earlier (quiet there now): history
+    history = judge(site(alerts=storm(12, names=1), flapping=[("VoiceHiveAlert0", 5.0)]))
+    assert history["alerts"]["flapping"] == [] and history["fatigue_severity"] == "info"
+    # another site's alert of that name firing and flapping does not count here
+    other = firing(site(alerts=[alert("A")], flapping=[("A", 4.0)]), "A", site="lab-dr")
+    other["prometheus"]["queries"]["monitoring_flapping"]["samples"][0]["labels"]["site"] = "lab-dr"
+    assert judge(other)["alerts"]["flapping"] == []
+    # this site's series and a site-less one of one name: counted once, the most starts
+    both = firing(site(alerts=[alert("A")], flapping=[("A", 3.0), ("A", 6.0)]), "A")
+    both["prometheus"]["queries"]["monitoring_flapping"]["samples"][0]["labels"]["site"] = "lab"
+    assert judge(both)["alerts"]["flapping"] == [{"name": "A", "starts": 6}]
 
 
 def test_unrouted_alerts():

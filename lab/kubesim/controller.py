@@ -644,6 +644,17 @@ class Controller:
     def _kubelet(self) -> None:
         now = time.time()
         node = self.store.peek("/nodes", "", NODE_NAME)
+        if node is None or (node.get("spec") or {}).get("unschedulable"):
+            # the scheduler: kubesim-node-1 first, else any other schedulable node
+            node = next(
+                (
+                    n
+                    for _, n in sorted(self.store.objects["/nodes"].items())
+                    if not (n.get("spec") or {}).get("unschedulable")
+                ),
+                node,
+            )
+        target = node["metadata"]["name"] if node else NODE_NAME
         node_ip = "127.0.0.1"
         if node:
             for addr in node.get("status", {}).get("addresses") or []:
@@ -659,11 +670,11 @@ class Controller:
                 if node is None or (node.get("spec") or {}).get("unschedulable"):
                     self._unschedulable(pod)
                     continue
-                spec["nodeName"] = NODE_NAME
+                spec["nodeName"] = target
                 self.event(
                     pod,
                     "Scheduled",
-                    f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} to {NODE_NAME}",
+                    f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} to {target}",
                     component="default-scheduler",
                 )
             status = new.setdefault("status", {})

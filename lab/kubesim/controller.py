@@ -456,6 +456,7 @@ class Controller:
             self._replicasets()
             self._statefulsets()
             self._daemonsets()
+            self._revisions()
             self._cronjobs()
             self._jobs()
             self._kubelet()
@@ -880,6 +881,56 @@ class Controller:
                 new = copy.deepcopy(sts)
                 new["status"] = status
                 self.store.replace("apps/statefulsets", new)
+
+    # ------------------------------------------------------------------------------------------ history
+    def _revisions(self) -> None:
+        """ControllerRevisions of DaemonSets and StatefulSets (what ``kubectl rollout history|undo`` read)."""
+        for storage in ("apps/daemonsets", "apps/statefulsets"):
+            for (ns, _), owner in list(self.store.objects[storage].items()):
+                if owner["metadata"].get("deletionTimestamp"):
+                    continue
+                template = owner["spec"].get("template") or {}
+                name = f"{owner['metadata']['name']}-{template_hash(template)}"
+                uid = owner["metadata"]["uid"]
+                mine = [
+                    cr
+                    for (cns, _), cr in self.store.objects["apps/controllerrevisions"].items()
+                    if cns == ns and owned_by(cr, uid)
+                ]
+                top = max((int(cr.get("revision", 0)) for cr in mine), default=0)
+                current = next((cr for cr in mine if cr["metadata"]["name"] == name), None)
+                if current is None:
+                    labels = dict((template.get("metadata") or {}).get("labels") or {})
+                    key = (
+                        "controller-revision-hash" if owner["kind"] == "DaemonSet" else "controller.kubernetes.io/hash"
+                    )
+                    labels[key] = template_hash(template)
+                    data_template = copy.deepcopy(template)
+                    data_template["$patch"] = "replace"
+                    self.store.create(
+                        "apps/controllerrevisions",
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "ControllerRevision",
+                            "metadata": {
+                                "name": name,
+                                "namespace": ns,
+                                "labels": labels,
+                                "ownerReferences": [owner_ref(owner)],
+                            },
+                            "data": {"spec": {"template": data_template}},
+                            "revision": top + 1,
+                        },
+                    )
+                    mine = [*mine, {"metadata": {"name": name}, "revision": top + 1}]
+                elif int(current.get("revision", 0)) < top:  # rolled back to an older template
+                    bumped = copy.deepcopy(current)
+                    bumped["revision"] = top + 1
+                    self.store.replace("apps/controllerrevisions", bumped)
+                limit = int(owner["spec"].get("revisionHistoryLimit", 10))
+                old = sorted((cr for cr in mine if cr["metadata"]["name"] != name), key=lambda cr: int(cr["revision"]))
+                for cr in old[: max(0, len(old) - limit)]:
+                    self.store.delete("apps/controllerrevisions", ns, cr["metadata"]["name"])
 
     # ------------------------------------------------------------------------------------------ DaemonSet
     def _nodes_for(self, ds: Obj) -> list[str]:

@@ -325,3 +325,32 @@ def test_job_cascades_to_pods_and_hpa_v2_is_served(world: Any) -> None:
     stored = api.create(HPA2, "w", copy.deepcopy(hpa))
     assert stored["apiVersion"] == "autoscaling/v2" and stored["spec"]["minReplicas"] == 1
     assert api.get(HPA2, "w", "web")["spec"]["metrics"] == hpa["spec"]["metrics"]
+
+
+def test_controller_revisions_for_daemonset_history(world: Any) -> None:
+    """DaemonSets (and StatefulSets) keep their templates as ControllerRevisions; a rollback bumps the revision."""
+    store, api, ctl = world
+    ds = api.create(DS, "w", daemonset())
+    ctl.settle()
+
+    def revisions() -> dict[str, int]:
+        return {
+            cr["metadata"]["name"]: cr["revision"]
+            for cr in store.objects["apps/controllerrevisions"].values()
+            if cr["metadata"]["ownerReferences"][0]["uid"] == ds["metadata"]["uid"]
+        }
+
+    first = revisions()
+    assert list(first.values()) == [1]
+    cr = store.objects["apps/controllerrevisions"][("w", next(iter(first)))]
+    assert cr["data"]["spec"]["template"]["$patch"] == "replace"
+    assert cr["metadata"]["labels"]["controller-revision-hash"] in next(iter(first))
+    image = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}}}}
+    api.patch(DS, "w", "agent", "application/strategic-merge-patch+json", image)
+    ctl.settle()
+    assert sorted(revisions().values()) == [1, 2]
+    undo = copy.deepcopy(cr["data"])  # what kubectl rollout undo sends
+    api.patch(DS, "w", "agent", "application/strategic-merge-patch+json", undo)
+    ctl.settle()
+    assert revisions()[next(iter(first))] == 3
+    assert row_for("ControllerRevision", cr)[1] == "daemonset.apps/agent"

@@ -289,6 +289,6 @@ def test_workload_kinds_through_kubernetes_core_and_kubectl(kubesim: Any, tmp_pa
     finally:
         kubesim.kubectl("delete", "namespace", NS, "--ignore-not-found", check=False)
     assert kubesim.api("GET", f"/api/v1/namespaces/{NS}")[0] == 404
-    # the Foreground deletion left the Deployment with a deletionTimestamp before it went away
+    # every kind was deleted through the API (one DELETE per object, each with its propagationPolicy)
     deletes = [e for e in kubesim.requests() if e["method"] == "DELETE" and e["namespace"] == NS]
     assert {e["resource"] for e in deletes} >= {"deployments", "statefulsets", "daemonsets", "jobs", "cronjobs"}

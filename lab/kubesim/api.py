@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 import random
 import re
+import uuid
 from typing import Any
 
 from kubesim import patch as patches
@@ -172,6 +173,26 @@ def apply_defaults(store: Store, res: Resource, obj: Obj) -> None:
             template.setdefault("metadata", {})
             if isinstance(template.get("spec"), dict):
                 _default_pod_spec(template["spec"])
+    elif kind == "DaemonSet" and isinstance(spec, dict):
+        spec.setdefault("revisionHistoryLimit", 10)
+        if not (spec.get("updateStrategy") or {}).get("type"):
+            spec["updateStrategy"] = {"type": "RollingUpdate"}
+        if spec["updateStrategy"]["type"] == "RollingUpdate":
+            spec["updateStrategy"].setdefault("rollingUpdate", {"maxUnavailable": 1, "maxSurge": 0})
+        _default_template(spec)
+    elif kind == "Job" and isinstance(spec, dict):
+        _default_job_spec(obj["metadata"], spec)
+    elif kind == "CronJob" and isinstance(spec, dict):
+        spec.setdefault("concurrencyPolicy", "Allow")
+        spec.setdefault("suspend", False)
+        spec.setdefault("successfulJobsHistoryLimit", 3)
+        spec.setdefault("failedJobsHistoryLimit", 1)
+        job_template = spec.setdefault("jobTemplate", {})
+        jt_spec = job_template.setdefault("spec", {}) if isinstance(job_template, dict) else None
+        if isinstance(jt_spec, dict):
+            for key, value in (("backoffLimit", 6), ("completionMode", "NonIndexed"), ("suspend", False)):
+                jt_spec.setdefault(key, value)
+            _default_template(jt_spec)
     elif kind == "Pod" and isinstance(spec, dict):
         _default_pod_spec(spec)
         spec.setdefault("serviceAccountName", "default")
@@ -215,6 +236,39 @@ def apply_defaults(store: Store, res: Resource, obj: Obj) -> None:
         for field in ("acquireTime", "renewTime"):
             if spec.get(field):
                 spec[field] = micro_time(spec[field], f"spec.{field}")
+
+
+def _default_template(spec: Obj) -> None:
+    template = spec.get("template")
+    if isinstance(template, dict):
+        template.setdefault("metadata", {})
+        if isinstance(template.get("spec"), dict):
+            _default_pod_spec(template["spec"])
+
+
+def _default_job_spec(meta: Obj, spec: Obj) -> None:
+    """What the Job defaulting and the Job strategy's PrepareForCreate do (selector, labels)."""
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    _default_template(spec)
+    template = spec.get("template")
+    if not isinstance(template, dict) or spec.get("manualSelector") or spec.get("selector"):
+        return
+    uid = meta.setdefault("uid", str(uuid.uuid4()))
+    labels = {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": meta.get("name", ""),
+        "controller-uid": uid,
+        "job-name": meta.get("name", ""),
+    }
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    tmeta = template.setdefault("metadata", {})
+    tmeta["labels"] = dict(tmeta.get("labels") or {}, **labels)
 
 
 def micro_time(value: Any, field: str) -> str:
@@ -301,6 +355,8 @@ def validate(res: Resource, obj: Obj, old: Obj | None = None) -> None:
             causes.extend(_container_causes("spec.template.spec.containers", containers))
         if old is not None and old.get("spec", {}).get("selector") != spec.get("selector"):
             causes.append(("spec.selector", f"Invalid value: {spec.get('selector')!r}: field is immutable"))
+    elif kind in ("DaemonSet", "Job", "CronJob"):
+        causes.extend(_controller_causes(kind, spec, old))
     elif kind == "Pod":
         containers = spec.get("containers")
         if not containers:
@@ -345,6 +401,78 @@ def validate(res: Resource, obj: Obj, old: Obj | None = None) -> None:
             causes.append(("spec.leaseDurationSeconds", f"Invalid value: {duration}: must be greater than 0"))
     if causes:
         raise invalid(res, name, causes)
+
+
+def _controller_causes(kind: str, spec: Obj, old: Obj | None) -> list[tuple[str, str]]:
+    """Validation of DaemonSet, Job and CronJob specs (the parts a client notices)."""
+    causes: list[tuple[str, str]] = []
+    prefix = "spec"
+    if kind == "CronJob":
+        schedule = spec.get("schedule")
+        if not schedule:
+            causes.append(("spec.schedule", "Required value"))
+        else:
+            from kubesim.cron import CronError, parse_cron  # local: keep api importable alone
+
+            try:
+                parse_cron(str(schedule))
+            except CronError as exc:
+                causes.append(("spec.schedule", f'Invalid value: "{schedule}": {exc}'))
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+        prefix = "spec.jobTemplate.spec"
+    template = spec.get("template") or {}
+    tspec = template.get("spec") or {}
+    containers = tspec.get("containers")
+    if not containers:
+        causes.append((f"{prefix}.template.spec.containers", "Required value"))
+    else:
+        causes.extend(_container_causes(f"{prefix}.template.spec.containers", containers))
+    if kind == "DaemonSet":
+        selector = spec.get("selector")
+        tlabels = (template.get("metadata") or {}).get("labels") or {}
+        if not selector:
+            causes.append(("spec.selector", "Required value"))
+        else:
+            from kubesim.selectors import labels_match
+
+            if not labels_match(selector_from_match_labels(selector), tlabels):
+                causes.append(
+                    (
+                        "spec.template.metadata.labels",
+                        f"Invalid value: {tlabels!r}: `selector` does not match template `labels`",
+                    )
+                )
+        if old is not None and old.get("spec", {}).get("selector") != spec.get("selector"):
+            causes.append(("spec.selector", f"Invalid value: {spec.get('selector')!r}: field is immutable"))
+        if tspec.get("restartPolicy", "Always") != "Always":
+            causes.append(
+                (
+                    "spec.template.spec.restartPolicy",
+                    f'Unsupported value: "{tspec.get("restartPolicy")}": supported values: "Always"',
+                )
+            )
+    else:
+        policy = tspec.get("restartPolicy")
+        if policy not in ("OnFailure", "Never"):
+            causes.append(
+                (
+                    f"{prefix}.template.spec.restartPolicy",
+                    'Required value: valid values: "OnFailure", "Never"'
+                    if policy is None
+                    else f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"',
+                )
+            )
+        for field in ("parallelism", "completions", "backoffLimit"):
+            value = spec.get(field)
+            if value is not None and (not _is_int(value) or value < 0):
+                causes.append((f"{prefix}.{field}", f"Invalid value: {value}: must be greater than or equal to 0"))
+        if kind == "Job" and old is not None:
+            old_spec = old.get("spec") or {}
+            if spec.get("selector") is not None and old_spec.get("selector") != spec.get("selector"):
+                causes.append(("spec.selector", f"Invalid value: {spec.get('selector')!r}: field is immutable"))
+            if spec.get("completions") != old_spec.get("completions") and spec.get("completions") is not None:
+                causes.append(("spec.completions", f"Invalid value: {spec.get('completions')}: field is immutable"))
+    return causes
 
 
 def _container_causes(path: str, containers: Any) -> list[tuple[str, str]]:
@@ -454,7 +582,7 @@ class Api:
         apply_defaults(self.store, res, obj)
         if isinstance(obj.get("spec"), dict) and res.kind not in ("Namespace",):
             meta["generation"] = 1
-        if res.kind in ("Deployment", "StatefulSet", "ReplicaSet") and not isinstance(obj.get("status"), dict):
+        if res.kind in (*WORKLOAD_KINDS, "Job", "CronJob") and not isinstance(obj.get("status"), dict):
             obj["status"] = {}
         try:
             created = self.store.create(res.storage_key, obj, dry_run=dry_run)
@@ -672,6 +800,15 @@ class Api:
             if pre.get("resourceVersion") and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]:
                 raise conflict(res.group_resource, name, res.group, res.plural)
             policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "Background")
+            if policy == "Foreground" and not dry_run and res.kind != "Namespace" and self._has_dependents(obj):
+                # the owner stays (deletionTimestamp + foregroundDeletion finalizer) until the garbage
+                # collector has removed its dependents; the controller finishes the deletion
+                marked = copy.deepcopy(obj)
+                meta = marked["metadata"]
+                meta.setdefault("deletionTimestamp", now_rfc3339())
+                meta["deletionGracePeriodSeconds"] = 0
+                meta["finalizers"] = list(dict.fromkeys((meta.get("finalizers") or []) + ["foregroundDeletion"]))
+                return to_version(res, self.store.replace(res.storage_key, marked))
             if not dry_run:
                 if res.kind == "Namespace":
                     for storage in list(self.store.objects):
@@ -694,6 +831,14 @@ class Api:
                 "details": {"name": name, "group": res.group, "kind": res.plural, "uid": obj["metadata"]["uid"]},
             }
 
+    def _has_dependents(self, owner: Obj) -> bool:
+        uid, ns = owner["metadata"]["uid"], owner["metadata"].get("namespace", "")
+        return any(
+            obj_ns == ns and any(r.get("uid") == uid for r in dep["metadata"].get("ownerReferences") or [])
+            for objs in self.store.objects.values()
+            for (obj_ns, _), dep in objs.items()
+        )
+
     def _cascade(self, uid: str, namespace: str, policy: str) -> None:
         for storage, objs in list(self.store.objects.items()):
             for (obj_ns, obj_name), dep in list(objs.items()):
@@ -703,6 +848,8 @@ class Api:
                 if policy == "Orphan":
                     orphan = copy.deepcopy(dep)
                     orphan["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != uid]
+                    if not orphan["metadata"]["ownerReferences"]:
+                        del orphan["metadata"]["ownerReferences"]
                     self.store.replace(storage, orphan)
                 else:
                     self._cascade(dep["metadata"]["uid"], obj_ns, policy)

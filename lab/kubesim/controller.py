@@ -24,6 +24,7 @@ import os
 import subprocess
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,15 @@ CRASH_PERIOD = 10.0  # seconds between restarts of a crash-looping container
 MAX_EVENTS_PER_NAMESPACE = 400
 CONDITIONS = ("Running", "NotReady", "CrashLoopBackOff", "OOMKilled")
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+COMPONENTS = {
+    "ReplicaSet": "replicaset-controller",
+    "StatefulSet": "statefulset-controller",
+    "DaemonSet": "daemonset-controller",
+    "Job": "job-controller",
+    "CronJob": "cronjob-controller",
+}
+SIMULATED_TIME = ANN + "simulated-time"
+JOB_FINISH = 1.0  # seconds a Job's pod runs before it succeeds (emulated work)
 
 
 def template_hash(template: Obj) -> str:
@@ -366,7 +376,9 @@ class Controller:
                     return (dep["metadata"].get("annotations") or {}).get(key)
         return None
 
-    def _new_pod(self, owner: Obj, name: str, extra_labels: dict[str, str]) -> None:
+    def _new_pod(
+        self, owner: Obj, name: str, extra_labels: dict[str, str], node: str | None = None, extra_ann: Obj | None = None
+    ) -> None:
         template = copy.deepcopy(owner["spec"].get("template") or {})
         tmeta = template.get("metadata") or {}
         labels = dict(tmeta.get("labels") or {}, **extra_labels)
@@ -374,6 +386,7 @@ class Controller:
         condition = self._workload_annotation(owner, NEW_POD_CONDITION)
         if condition:
             annotations[CONDITION] = condition
+        annotations.update(extra_ann or {})
         meta: Obj = {
             "name": name,
             "namespace": owner["metadata"]["namespace"],
@@ -386,6 +399,8 @@ class Controller:
         if annotations:
             meta["annotations"] = annotations
         spec = template.get("spec") or {}
+        if node:
+            spec["nodeName"] = node
         spec.setdefault("serviceAccountName", "default")
         spec.setdefault("enableServiceLinks", True)
         spec.setdefault("priority", 0)
@@ -397,7 +412,7 @@ class Controller:
             "status": {"phase": "Pending", "qosClass": "BestEffort"},
         }
         pod["metadata"]["generation"] = 1
-        created = self.store.create("/pods", pod)
+        self.store.create("/pods", pod)
         kind = owner["kind"]
         self.event(
             owner,
@@ -405,9 +420,8 @@ class Controller:
             f"create Pod {name} in StatefulSet {owner['metadata']['name']} successful"
             if kind == "StatefulSet"
             else f"Created pod: {name}",
-            component="statefulset-controller" if kind == "StatefulSet" else "replicaset-controller",
+            component=COMPONENTS.get(kind, "replicaset-controller"),
         )
-        del created
 
     def _delete_pod(self, owner: Obj, pod: Obj) -> None:
         name = pod["metadata"]["name"]
@@ -426,7 +440,12 @@ class Controller:
                 component="statefulset-controller",
             )
         else:
-            self.event(owner, "SuccessfulDelete", f"Deleted pod: {name}", component="replicaset-controller")
+            self.event(
+                owner,
+                "SuccessfulDelete",
+                f"Deleted pod: {name}",
+                component=COMPONENTS.get(owner["kind"], "replicaset-controller"),
+            )
 
     # ------------------------------------------------------------------------------------------ reconcile
     def reconcile(self) -> None:
@@ -436,10 +455,17 @@ class Controller:
             self._deployments()
             self._replicasets()
             self._statefulsets()
+            self._daemonsets()
+            self._revisions()
+            self._cronjobs()
+            self._jobs()
             self._kubelet()
             self._replicaset_status()
             self._deployment_status()
             self._statefulset_status()
+            self._daemonset_status()
+            self._job_status()
+            self._foreground_deletions()
             self._endpoints()
             self._autoscalers()
             self._garbage()
@@ -619,6 +645,17 @@ class Controller:
     def _kubelet(self) -> None:
         now = time.time()
         node = self.store.peek("/nodes", "", NODE_NAME)
+        if node is None or (node.get("spec") or {}).get("unschedulable"):
+            # the scheduler: kubesim-node-1 first, else any other schedulable node
+            node = next(
+                (
+                    n
+                    for _, n in sorted(self.store.objects["/nodes"].items())
+                    if not (n.get("spec") or {}).get("unschedulable")
+                ),
+                node,
+            )
+        target = node["metadata"]["name"] if node else NODE_NAME
         node_ip = "127.0.0.1"
         if node:
             for addr in node.get("status", {}).get("addresses") or []:
@@ -634,11 +671,11 @@ class Controller:
                 if node is None or (node.get("spec") or {}).get("unschedulable"):
                     self._unschedulable(pod)
                     continue
-                spec["nodeName"] = NODE_NAME
+                spec["nodeName"] = target
                 self.event(
                     pod,
                     "Scheduled",
-                    f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} to {NODE_NAME}",
+                    f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} to {target}",
                     component="default-scheduler",
                 )
             status = new.setdefault("status", {})
@@ -646,7 +683,10 @@ class Controller:
                 n = self.store.next_counter("pod-ip")
                 status["podIP"] = f"10.244.{(n // 250) % 250}.{n % 250 + 2}"
                 status["podIPs"] = [{"ip": status["podIP"]}]
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue  # terminated pods stay as they ended
             new["status"] = render_pod_status(new, now, node_ip)
+            _maybe_terminate(new, now)
             was_ready = pod_ready(pod)
             if new != pod:
                 self.store.replace("/pods", new)
@@ -841,6 +881,390 @@ class Controller:
                 new = copy.deepcopy(sts)
                 new["status"] = status
                 self.store.replace("apps/statefulsets", new)
+
+    # ------------------------------------------------------------------------------------------ history
+    def _revisions(self) -> None:
+        """ControllerRevisions of DaemonSets and StatefulSets (what ``kubectl rollout history|undo`` read)."""
+        for storage in ("apps/daemonsets", "apps/statefulsets"):
+            for (ns, _), owner in list(self.store.objects[storage].items()):
+                if owner["metadata"].get("deletionTimestamp"):
+                    continue
+                template = owner["spec"].get("template") or {}
+                name = f"{owner['metadata']['name']}-{template_hash(template)}"
+                uid = owner["metadata"]["uid"]
+                mine = [
+                    cr
+                    for (cns, _), cr in self.store.objects["apps/controllerrevisions"].items()
+                    if cns == ns and owned_by(cr, uid)
+                ]
+                top = max((int(cr.get("revision", 0)) for cr in mine), default=0)
+                current = next((cr for cr in mine if cr["metadata"]["name"] == name), None)
+                if current is None:
+                    labels = dict((template.get("metadata") or {}).get("labels") or {})
+                    key = (
+                        "controller-revision-hash" if owner["kind"] == "DaemonSet" else "controller.kubernetes.io/hash"
+                    )
+                    labels[key] = template_hash(template)
+                    data_template = copy.deepcopy(template)
+                    data_template["$patch"] = "replace"
+                    self.store.create(
+                        "apps/controllerrevisions",
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "ControllerRevision",
+                            "metadata": {
+                                "name": name,
+                                "namespace": ns,
+                                "labels": labels,
+                                "ownerReferences": [owner_ref(owner)],
+                            },
+                            "data": {"spec": {"template": data_template}},
+                            "revision": top + 1,
+                        },
+                    )
+                    mine = [*mine, {"metadata": {"name": name}, "revision": top + 1}]
+                elif int(current.get("revision", 0)) < top:  # rolled back to an older template
+                    bumped = copy.deepcopy(current)
+                    bumped["revision"] = top + 1
+                    self.store.replace("apps/controllerrevisions", bumped)
+                limit = int(owner["spec"].get("revisionHistoryLimit", 10))
+                old = sorted((cr for cr in mine if cr["metadata"]["name"] != name), key=lambda cr: int(cr["revision"]))
+                for cr in old[: max(0, len(old) - limit)]:
+                    self.store.delete("apps/controllerrevisions", ns, cr["metadata"]["name"])
+
+    # ------------------------------------------------------------------------------------------ DaemonSet
+    def _nodes_for(self, ds: Obj) -> list[str]:
+        """Nodes a DaemonSet's pods belong on: every node matching the template's nodeSelector."""
+        selector = ((ds["spec"].get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+        out = []
+        for (_, name), node in sorted(self.store.objects["/nodes"].items()):
+            labels = node["metadata"].get("labels") or {}
+            if all(labels.get(k) == v for k, v in selector.items()):
+                out.append(name)
+        return out
+
+    def _daemonsets(self) -> None:
+        for (_ns, _), ds in list(self.store.objects["apps/daemonsets"].items()):
+            if ds["metadata"].get("deletionTimestamp"):
+                continue
+            revision = template_hash(ds["spec"].get("template") or {})
+            wanted = self._nodes_for(ds)
+            by_node: dict[str, Obj] = {}
+            for pod in sorted(self._owned_pods(ds), key=lambda p: p["metadata"]["creationTimestamp"]):
+                node = (pod.get("spec") or {}).get("nodeName")
+                if node not in wanted or node in by_node:
+                    self._delete_pod(ds, pod)
+                else:
+                    by_node[node] = pod
+            generation = str(ds["metadata"].get("generation", 1))
+            for node in wanted:
+                if node in by_node:
+                    continue
+                name = f"{ds['metadata']['name']}-{random_suffix()}"
+                labels = {"controller-revision-hash": revision, "pod-template-generation": generation}
+                self._new_pod(ds, name, labels, node=node)
+            strategy = ds["spec"].get("updateStrategy") or {}
+            if strategy.get("type") == "OnDelete":
+                continue
+            max_unavailable = max(
+                1, _percent((strategy.get("rollingUpdate") or {}).get("maxUnavailable", 1), len(wanted))
+            )
+            stale = [
+                p
+                for p in by_node.values()
+                if (p["metadata"].get("labels") or {}).get("controller-revision-hash") != revision
+            ]
+            unavailable = sum(1 for p in by_node.values() if not pod_ready(p))
+            for pod in stale[: max(0, max_unavailable - unavailable)]:
+                self._delete_pod(ds, pod)
+
+    def _daemonset_status(self) -> None:
+        for (_ns, _), ds in list(self.store.objects["apps/daemonsets"].items()):
+            revision = template_hash(ds["spec"].get("template") or {})
+            wanted = set(self._nodes_for(ds))
+            pods = self._owned_pods(ds)
+            scheduled = [p for p in pods if (p.get("spec") or {}).get("nodeName") in wanted]
+            ready = sum(1 for p in scheduled if pod_ready(p))
+            updated = sum(
+                1 for p in scheduled if (p["metadata"].get("labels") or {}).get("controller-revision-hash") == revision
+            )
+            status: Obj = {
+                "currentNumberScheduled": len({p["spec"]["nodeName"] for p in scheduled}),
+                "desiredNumberScheduled": len(wanted),
+                "numberMisscheduled": len(pods) - len(scheduled),
+                "numberReady": ready,
+                "observedGeneration": ds["metadata"].get("generation", 1),
+                "updatedNumberScheduled": updated,
+                "numberAvailable": ready,
+                "numberUnavailable": max(len(wanted) - ready, 0),
+            }
+            status = {
+                k: v
+                for k, v in status.items()
+                if v or k not in ("updatedNumberScheduled", "numberAvailable", "numberUnavailable")
+            }
+            if ds.get("status") != status:
+                new = copy.deepcopy(ds)
+                new["status"] = status
+                self.store.replace("apps/daemonsets", new)
+
+    # ------------------------------------------------------------------------------------------ Job
+    def _jobs(self) -> None:
+        for (_ns, _), job in list(self.store.objects["batch/jobs"].items()):
+            if job["metadata"].get("deletionTimestamp"):
+                continue
+            spec, status = job["spec"], job.get("status") or {}
+            if _job_finished(job):
+                for pod in self._owned_pods(job):
+                    if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                        self._delete_pod(job, pod)
+                continue
+            pods = self._owned_pods(job)
+            active = [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+            succeeded = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded")
+            succeeded = max(succeeded, int(status.get("succeeded", 0)))
+            if spec.get("suspend"):
+                for pod in active:
+                    self._delete_pod(job, pod)
+                continue
+            completions = spec.get("completions")
+            parallelism = int(spec.get("parallelism", 1))
+            remaining = parallelism if completions is None else min(parallelism, int(completions) - succeeded)
+            if completions is None and succeeded:
+                remaining = 0  # a work-queue Job stops starting pods once one succeeds
+            indexed = spec.get("completionMode") == "Indexed"
+            done_idx = {
+                (p["metadata"].get("annotations") or {}).get("batch.kubernetes.io/job-completion-index")
+                for p in pods
+                if (p.get("status") or {}).get("phase") == "Succeeded" or p in active
+            }
+            for _ in range(max(0, remaining - len(active))):
+                labels = {
+                    "batch.kubernetes.io/controller-uid": job["metadata"]["uid"],
+                    "controller-uid": job["metadata"]["uid"],
+                }
+                labels["batch.kubernetes.io/job-name"] = labels["job-name"] = job["metadata"]["name"]
+                extra_ann: Obj = {}
+                name = f"{job['metadata']['name']}-{random_suffix()}"
+                if indexed:
+                    index = next(str(i) for i in range(int(completions or 1)) if str(i) not in done_idx)
+                    done_idx.add(index)
+                    extra_ann["batch.kubernetes.io/job-completion-index"] = index
+                    labels["batch.kubernetes.io/job-completion-index"] = index
+                    name = f"{job['metadata']['name']}-{index}-{random_suffix()}"
+                self._new_pod(job, name, labels, extra_ann=extra_ann)
+
+    def _job_status(self) -> None:
+        now = now_rfc3339()
+        for (_ns, _), job in list(self.store.objects["batch/jobs"].items()):
+            spec = job["spec"]
+            old = job.get("status") or {}
+            pods = self._owned_pods(job)
+            phases = [(p.get("status") or {}).get("phase") for p in pods]
+            succeeded = max(phases.count("Succeeded"), int(old.get("succeeded", 0)))
+            failed = max(phases.count("Failed"), int(old.get("failed", 0)))
+            active = [p for p, ph in zip(pods, phases, strict=True) if ph not in ("Succeeded", "Failed")]
+            status: Obj = {k: v for k, v in old.items() if k in ("startTime", "completionTime", "conditions")}
+            conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Suspended"]
+            finished = _job_finished(job)
+            if spec.get("suspend") and not finished:
+                conditions.append(_cond("Suspended", "JobSuspended", "Job suspended", now, old))
+                status.pop("startTime", None)
+            elif not finished:
+                status.setdefault("startTime", now)
+                completions = spec.get("completions")
+                if failed > int(spec.get("backoffLimit", 6)):
+                    for ctype in ("FailureTarget", "Failed"):
+                        conditions.append(
+                            _cond(
+                                ctype, "BackoffLimitExceeded", "Job has reached the specified backoff limit", now, old
+                            )
+                        )
+                    message = "Job has reached the specified backoff limit"
+                    self.event(job, "BackoffLimitExceeded", message, "Warning", component="job-controller")
+                elif (completions is not None and succeeded >= int(completions)) or (
+                    completions is None and succeeded and not active
+                ):
+                    for ctype in ("SuccessCriteriaMet", "Complete"):
+                        message = "Reached expected number of succeeded pods"
+                        conditions.append(_cond(ctype, "CompletionsReached", message, now, old))
+                    status["completionTime"] = now
+                    self.event(job, "Completed", "Job completed", component="job-controller")
+            if conditions:
+                status["conditions"] = conditions
+            else:
+                status.pop("conditions", None)
+            if active:
+                status["active"] = len(active)
+            if succeeded:
+                status["succeeded"] = succeeded
+            if failed:
+                status["failed"] = failed
+            status["ready"] = sum(1 for p in active if pod_ready(p))
+            status["terminating"] = 0
+            status["uncountedTerminatedPods"] = {}
+            if spec.get("completionMode") == "Indexed":
+                done = sorted(
+                    int((p["metadata"].get("annotations") or {}).get("batch.kubernetes.io/job-completion-index", "0"))
+                    for p, ph in zip(pods, phases, strict=True)
+                    if ph == "Succeeded"
+                )
+                if done:
+                    status["completedIndexes"] = _ranges(done)
+            if status != old:
+                new = copy.deepcopy(job)
+                new["status"] = status
+                self.store.replace("batch/jobs", new)
+
+    # ------------------------------------------------------------------------------------------ CronJob
+    def _cronjobs(self) -> None:
+        from kubesim.cron import CronError, next_after  # local: only the CronJob controller needs it
+
+        for (ns, _), cj in list(self.store.objects["batch/cronjobs"].items()):
+            if cj["metadata"].get("deletionTimestamp"):
+                continue
+            spec, old = cj["spec"], cj.get("status") or {}
+            uid = cj["metadata"]["uid"]
+            jobs = sorted(
+                (j for (jns, _), j in self.store.objects["batch/jobs"].items() if jns == ns and owned_by(j, uid)),
+                key=lambda j: j["metadata"]["creationTimestamp"],
+            )
+            status: Obj = {k: v for k, v in old.items() if k in ("lastScheduleTime", "lastSuccessfulTime")}
+            annotations = cj["metadata"].get("annotations") or {}
+            clock = parse_time(annotations.get(SIMULATED_TIME)) or parse_time(now_rfc3339())
+            assert clock is not None
+            last = parse_time(old.get("lastScheduleTime")) or parse_time(cj["metadata"]["creationTimestamp"])
+            assert last is not None
+            due = None
+            if not spec.get("suspend"):
+                try:
+                    candidate = next_after(spec.get("schedule", ""), last)
+                    while candidate <= clock:
+                        due = candidate
+                        candidate = next_after(spec["schedule"], candidate)
+                except CronError:
+                    due = None
+            active = [j for j in jobs if not _job_finished(j)]
+            if due is not None:
+                policy = spec.get("concurrencyPolicy", "Allow")
+                if policy == "Forbid" and active:
+                    due = None
+                elif policy == "Replace":
+                    for job in active:
+                        self._cascade_delete("batch/jobs", job)
+                        self.event(cj, "SuccessfulDelete", f"Deleted job {job['metadata']['name']}",
+                                   component="cronjob-controller")  # fmt: skip
+                    active = []
+            if due is not None:
+                name = f"{cj['metadata']['name']}-{int(due.timestamp()) // 60}"
+                if self.store.peek("batch/jobs", ns, name) is None:
+                    jt = copy.deepcopy(spec.get("jobTemplate") or {})
+                    jmeta = jt.get("metadata") or {}
+                    job = {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "metadata": {
+                            "name": name,
+                            "namespace": ns,
+                            "labels": dict(jmeta.get("labels") or {}),
+                            "annotations": dict(
+                                jmeta.get("annotations") or {},
+                                **{
+                                    "batch.kubernetes.io/cronjob-scheduled-timestamp": due.strftime(
+                                        "%Y-%m-%dT%H:%M:%SZ"
+                                    )
+                                },
+                            ),
+                            "ownerReferences": [owner_ref(cj)],
+                            "generation": 1,
+                        },
+                        "spec": jt.get("spec") or {},
+                        "status": {},
+                    }
+                    from kubesim.api import apply_defaults  # local: api imports this module's helpers
+                    from kubesim.discovery import lookup
+
+                    res = lookup("batch", "v1", "jobs")
+                    assert res is not None
+                    job["metadata"]["uid"] = str(uuid.uuid4())
+                    job["spec"].pop("selector", None)
+                    apply_defaults(self.store, res, job)
+                    created = self.store.create("batch/jobs", job)
+                    active.append(created)
+                    self.event(cj, "SuccessfulCreate", f"Created job {name}", component="cronjob-controller")
+                status["lastScheduleTime"] = due.strftime("%Y-%m-%dT%H:%M:%SZ")
+            for job in jobs:
+                if _job_state(job) == "Complete":
+                    done = (job.get("status") or {}).get("completionTime")
+                    if done and done > status.get("lastSuccessfulTime", ""):
+                        status["lastSuccessfulTime"] = done
+            if active:
+                status["active"] = [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "name": j["metadata"]["name"],
+                        "namespace": ns,
+                        "uid": j["metadata"]["uid"],
+                        "resourceVersion": j["metadata"]["resourceVersion"],
+                    }
+                    for j in active
+                ]
+            for state, limit_key, default in (
+                ("Complete", "successfulJobsHistoryLimit", 3),
+                ("Failed", "failedJobsHistoryLimit", 1),
+            ):
+                finished = [j for j in jobs if _job_state(j) == state]
+                limit = int(spec.get(limit_key, default))
+                for job in finished[: max(0, len(finished) - limit)]:
+                    self._cascade_delete("batch/jobs", job)
+                    self.event(cj, "SawCompletedJob" if state == "Complete" else "SuccessfulDelete",
+                               f"Deleted job {job['metadata']['name']}", component="cronjob-controller")  # fmt: skip
+            if status != old:
+                new = copy.deepcopy(cj)
+                new["status"] = status
+                self.store.replace("batch/cronjobs", new)
+
+    # ------------------------------------------------------------------------------------------ deletion
+    def _cascade_delete(self, storage: str, obj: Obj) -> None:
+        """Delete ``obj`` and (background propagation) everything it owns."""
+        meta = obj["metadata"]
+        self.store.delete(storage, meta.get("namespace", ""), meta["name"])
+
+    def _foreground_deletions(self) -> None:
+        """Owners deleted with propagationPolicy=Foreground: remove dependents first, then the owner."""
+        for storage, objs in list(self.store.objects.items()):
+            for (ns, name), obj in list(objs.items()):
+                meta = obj["metadata"]
+                if not meta.get("deletionTimestamp") or "foregroundDeletion" not in (meta.get("finalizers") or []):
+                    continue
+                blocking = 0
+                for dstorage, dobjs in list(self.store.objects.items()):
+                    for (dns, dname), dep in list(dobjs.items()):
+                        refs = dep["metadata"].get("ownerReferences") or []
+                        if dns != ns or not any(r.get("uid") == meta["uid"] for r in refs):
+                            continue
+                        if any(r.get("uid") == meta["uid"] and r.get("blockOwnerDeletion") for r in refs):
+                            blocking += 1
+                        if not dep["metadata"].get("deletionTimestamp"):
+                            if _has_dependents(self.store, dep):
+                                marked = copy.deepcopy(dep)
+                                marked["metadata"]["deletionTimestamp"] = now_rfc3339()
+                                marked["metadata"]["deletionGracePeriodSeconds"] = 0
+                                marked["metadata"]["finalizers"] = list(
+                                    dict.fromkeys((dep["metadata"].get("finalizers") or []) + ["foregroundDeletion"])
+                                )
+                                self.store.replace(dstorage, marked)
+                            else:
+                                self.store.delete(dstorage, dns, dname)
+                if blocking == 0 or not _has_dependents(self.store, obj):
+                    rest = [f for f in meta.get("finalizers") or [] if f != "foregroundDeletion"]
+                    if rest:
+                        kept = copy.deepcopy(obj)
+                        kept["metadata"]["finalizers"] = rest
+                        self.store.replace(storage, kept)
+                    else:
+                        self.store.delete(storage, ns, name)
 
     def _endpoints(self) -> None:
         for (ns, name), svc in list(self.store.objects["/services"].items()):
@@ -1094,7 +1518,7 @@ class Controller:
         for objs in self.store.objects.values():
             for obj in objs.values():
                 uids.add(obj["metadata"].get("uid", ""))
-        for storage in ("/pods", "apps/replicasets", "discovery.k8s.io/endpointslices", "/endpoints"):
+        for storage in list(self.store.objects):
             for (ns, name), obj in list(self.store.objects[storage].items()):
                 refs = obj["metadata"].get("ownerReferences") or []
                 if refs and not any(r.get("uid") in uids for r in refs):
@@ -1113,3 +1537,83 @@ def _percent(value: Any, total: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
+
+
+def _cond(ctype: str, reason: str, message: str, now: str, old_status: Obj) -> Obj:
+    """A Job condition (keeping the transition time of an identical previous one)."""
+    prev = next((c for c in old_status.get("conditions") or [] if c.get("type") == ctype), None)
+    since = prev.get("lastTransitionTime", now) if prev and prev.get("status") == "True" else now
+    return {"type": ctype, "status": "True", "reason": reason, "message": message,
+            "lastProbeTime": since, "lastTransitionTime": since}  # fmt: skip
+
+
+def _job_state(job: Obj) -> str:
+    """Complete, Failed or Running from a Job's conditions."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True":
+            return cond["type"]
+    return "Running"
+
+
+def _job_finished(job: Obj) -> bool:
+    return _job_state(job) != "Running"
+
+
+def _ranges(values: list[int]) -> str:
+    """``0-2,5`` for [0, 1, 2, 5] (Job status.completedIndexes)."""
+    out: list[str] = []
+    start = prev = None
+    for value in [*sorted(set(values)), None]:
+        if start is not None and (value is None or value != prev + 1):  # type: ignore[operator]
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+            start = None
+        if value is not None and start is None:
+            start = value
+        prev = value
+    return ",".join(out)
+
+
+def _has_dependents(store: Store, owner: Obj) -> bool:
+    uid = owner["metadata"]["uid"]
+    ns = owner["metadata"].get("namespace", "")
+    for objs in store.objects.values():
+        for (dns, _), dep in objs.items():
+            if dns == ns and owned_by(dep, uid):
+                return True
+    return False
+
+
+def _maybe_terminate(pod: Obj, now: float) -> None:
+    """Run-to-completion pods (those of Jobs, restartPolicy Never/OnFailure) end after ``JOB_FINISH`` s.
+
+    Annotation ``kubesim.voicehive.io/condition: Failed`` makes the container exit 1 instead of 0.
+    """
+    spec = pod.get("spec") or {}
+    labels = pod["metadata"].get("labels") or {}
+    if spec.get("restartPolicy") not in ("Never", "OnFailure") or "batch.kubernetes.io/job-name" not in labels:
+        return
+    status = pod["status"]
+    started = parse_time(status.get("startTime"))
+    if started is None or now - started.timestamp() < JOB_FINISH:
+        return
+    failed = (pod["metadata"].get("annotations") or {}).get(CONDITION) == "Failed"
+    ts = now_rfc3339_at(now)
+    status["phase"] = "Failed" if failed else "Succeeded"
+    for cs in status.get("containerStatuses") or []:
+        cs["ready"] = False
+        cs["started"] = False
+        cs["state"] = {
+            "terminated": {
+                "exitCode": 1 if failed else 0,
+                "reason": "Error" if failed else "Completed",
+                "startedAt": status.get("startTime"),
+                "finishedAt": ts,
+                "containerID": cs.get("containerID"),
+            }
+        }
+    for cond in status.get("conditions") or []:
+        if cond["type"] in ("Ready", "ContainersReady"):
+            cond.update({"status": "False", "reason": "PodCompleted", "lastTransitionTime": ts})
+            cond.pop("message", None)
+        if cond["type"] == "PodReadyToStartContainers":
+            cond.update({"status": "False", "lastTransitionTime": ts})

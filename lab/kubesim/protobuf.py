@@ -1,7 +1,7 @@
 """Decode the Kubernetes protobuf request bodies kubectl's typed clients send.
 
 kubectl encodes the bodies of typed-client writes (``kubectl create configmap|secret|namespace|
-deployment|service|token``, ``kubectl auth can-i``) as ``application/vnd.kubernetes.protobuf``:
+deployment|job|cronjob|service|token``, ``kubectl auth can-i``) as ``application/vnd.kubernetes.protobuf``:
 the ``k8s\\x00`` magic, then a ``runtime.Unknown`` envelope holding the apiVersion/kind and the
 object's protobuf. This module turns such bodies into the JSON-shaped dicts the rest of kubesim
 uses, for the kinds listed in :data:`KINDS` (field numbers from the Kubernetes ``generated.proto``
@@ -93,6 +93,32 @@ M: dict[str, dict[int, F]] = {
     },
     "DeploymentStrategy": {1: ("type", "string", False), 2: ("rollingUpdate", "RollingUpdateDeployment", False)},
     "RollingUpdateDeployment": {1: ("maxUnavailable", "intorstring", False), 2: ("maxSurge", "intorstring", False)},
+    "Job": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "JobSpec", False)},
+    "JobSpec": {
+        1: ("parallelism", "int", False),
+        2: ("completions", "int", False),
+        3: ("activeDeadlineSeconds", "int", False),
+        4: ("selector", "LabelSelector", False),
+        5: ("manualSelector", "bool", False),
+        6: ("template", "PodTemplateSpec", False),
+        7: ("backoffLimit", "int", False),
+        8: ("ttlSecondsAfterFinished", "int", False),
+        9: ("completionMode", "string", False),
+        10: ("suspend", "bool", False),
+        14: ("podReplacementPolicy", "string", False),
+    },
+    "CronJob": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "CronJobSpec", False)},
+    "CronJobSpec": {
+        1: ("schedule", "string", False),
+        2: ("startingDeadlineSeconds", "int", False),
+        3: ("concurrencyPolicy", "string", False),
+        4: ("suspend", "bool", False),
+        5: ("jobTemplate", "JobTemplateSpec", False),
+        6: ("successfulJobsHistoryLimit", "int", False),
+        7: ("failedJobsHistoryLimit", "int", False),
+        8: ("timeZone", "string", False),
+    },
+    "JobTemplateSpec": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "JobSpec", False)},
     "LabelSelector": {
         1: ("matchLabels", "map:string", False),
         2: ("matchExpressions", "LabelSelectorRequirement", True),
@@ -278,6 +304,8 @@ KINDS = {
     "ServiceAccount",
     "Service",
     "Deployment",
+    "Job",
+    "CronJob",
     "Pod",
     "SelfSubjectAccessReview",
     "SubjectAccessReview",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -143,6 +144,88 @@ def _sts_row(obj: Obj) -> Cells:
     names, images = _containers(obj)
     ready = f"{obj.get('status', {}).get('readyReplicas', 0)}/{obj.get('spec', {}).get('replicas', 0)}"
     return [_meta(obj)["name"], ready, _age(obj), names, images]
+
+
+def _ds_row(obj: Obj) -> Cells:
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    names, images = _containers(obj)
+    node_selector = (spec.get("template", {}).get("spec", {}) or {}).get("nodeSelector") or {}
+    return [
+        _meta(obj)["name"],
+        status.get("desiredNumberScheduled", 0),
+        status.get("currentNumberScheduled", 0),
+        status.get("numberReady", 0),
+        status.get("updatedNumberScheduled", 0),
+        status.get("numberAvailable", 0),
+        ",".join(f"{k}={v}" for k, v in sorted(node_selector.items())) or "<none>",
+        _age(obj),
+        names,
+        images,
+        selector_string(spec.get("selector")),
+    ]
+
+
+def job_state(obj: Obj) -> str:
+    """The STATUS column of ``kubectl get jobs`` (Complete, Failed, Suspended, FailureTarget, Running)."""
+    conds = {c.get("type"): c.get("status") for c in (obj.get("status") or {}).get("conditions") or []}
+    for ctype in ("Complete", "Failed", "FailureTarget", "Suspended"):
+        if conds.get(ctype) == "True":
+            return ctype
+    return "Running"
+
+
+def _job_row(obj: Obj) -> Cells:
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    names, images = _containers(obj)
+    completions = spec.get("completions")
+    succeeded = status.get("succeeded", 0)
+    if completions is not None:
+        done = f"{succeeded}/{completions}"
+    else:
+        parallelism = spec.get("parallelism", 1)
+        done = f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
+    start, end = parse_time(status.get("startTime")), parse_time(status.get("completionTime"))
+    if start is None:
+        duration = ""
+    else:
+        stop = end.timestamp() if end else time.time()
+        duration = human_duration(stop - start.timestamp())
+    return [
+        _meta(obj)["name"],
+        job_state(obj),
+        done,
+        duration,
+        _age(obj),
+        names,
+        images,
+        selector_string(spec.get("selector")),
+    ]
+
+
+def _cronjob_row(obj: Obj) -> Cells:
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    jt = (spec.get("jobTemplate") or {}).get("spec") or {}
+    containers = (jt.get("template") or {}).get("spec", {}).get("containers") or []
+    last = status.get("lastScheduleTime")
+    return [
+        _meta(obj)["name"],
+        spec.get("schedule", ""),
+        spec.get("timeZone") or "<none>",
+        str(bool(spec.get("suspend"))),
+        len(status.get("active") or []),
+        age(last) if last else "<none>",
+        _age(obj),
+        ",".join(c.get("name", "") for c in containers),
+        ",".join(c.get("image", "") for c in containers),
+        selector_string(jt.get("selector")) if jt.get("selector") else "<none>",
+    ]
+
+
+def _revision_row(obj: Obj) -> Cells:
+    refs = _meta(obj).get("ownerReferences") or []
+    owner = next((r for r in refs if r.get("controller")), None)
+    controller = f"{owner['kind'].lower()}.apps/{owner['name']}" if owner else "<none>"
+    return [_meta(obj)["name"], controller, obj.get("revision", 0), _age(obj)]
 
 
 def _svc_row(obj: Obj) -> Cells:
@@ -312,6 +395,51 @@ TABLES: dict[str, tuple[list[Column], Callable[[Obj], Cells]]] = {
         _rs_row,
     ),
     "StatefulSet": ([_s("Name"), _s("Ready"), _s("Age"), _s("Containers", 1), _s("Images", 1)], _sts_row),
+    "DaemonSet": (
+        [
+            _s("Name"),
+            _i("Desired"),
+            _i("Current"),
+            _i("Ready"),
+            _i("Up-to-date"),
+            _i("Available"),
+            _s("Node Selector"),
+            _s("Age"),
+            _s("Containers", 1),
+            _s("Images", 1),
+            _s("Selector", 1),
+        ],
+        _ds_row,
+    ),
+    "Job": (
+        [
+            _s("Name"),
+            _s("Status"),
+            _s("Completions"),
+            _s("Duration"),
+            _s("Age"),
+            _s("Containers", 1),
+            _s("Images", 1),
+            _s("Selector", 1),
+        ],
+        _job_row,
+    ),
+    "CronJob": (
+        [
+            _s("Name"),
+            _s("Schedule"),
+            _s("Timezone"),
+            _s("Suspend"),
+            _i("Active"),
+            _s("Last Schedule"),
+            _s("Age"),
+            _s("Containers", 1),
+            _s("Images", 1),
+            _s("Selector", 1),
+        ],
+        _cronjob_row,
+    ),
+    "ControllerRevision": ([_s("Name"), _s("Controller"), _i("Revision"), _s("Age")], _revision_row),
     "Service": (
         [_s("Name"), _s("Type"), _s("Cluster-IP"), _s("External-IP"), _s("Port(s)"), _s("Age"), _s("Selector", 1)],
         _svc_row,

@@ -68,6 +68,6 @@ def test_access_review_and_token_request() -> None:
 
 def test_unknown_kind_and_garbage() -> None:
     with pytest.raises(ProtobufError):
-        decode(_envelope("batch/v1", "Job", b""))
+        decode(_envelope("apps/v1", "DaemonSet", b""))  # kubectl never sends one
     with pytest.raises(ProtobufError):
         decode(b"{}")

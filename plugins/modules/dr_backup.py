@@ -74,7 +74,10 @@ options:
     description: The Redis database to back up.
     type: dict
     suboptions:
-      url: {description: "Redis URL (C(redis://:password@host:port/db), C(rediss://) for TLS).", type: str, required: true}
+      url:
+        description: Redis URL (C(redis://:password@host:port/db), C(rediss://) for TLS).
+        type: str
+        required: true
       validate_certs: {description: Verify the server certificate with TLS., type: bool, default: true}
       ca_certs: {description: CA bundle for TLS., type: path}
   timeout:
@@ -118,23 +121,24 @@ summary:
   description: Time, age, total bytes, rows per table and the Redis key count.
   returned: always
   type: dict
-  sample: {label: lab, created_at: "2026-12-07T12:00:00Z", total_bytes: 61200, tables: {hotels: 2, calls: 500}, redis_keys: 31}
+  sample:
+    {label: lab, created_at: "2026-12-07T12:00:00Z", total_bytes: 61200, tables: {calls: 500}, redis_keys: 31}
 manifest:
   description: The manifest (sizes, checksums, row and key counts; no data, no credentials).
   returned: always
   type: dict
 """
 
-import os  # noqa: E402
-import re  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
+import os
+import re
+import time
+import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.voicehive.remediation.plugins.module_utils import _dr_data as dr  # noqa: E402
-from ansible_collections.voicehive.remediation.plugins.module_utils import _redis  # noqa: E402
-from ansible_collections.voicehive.remediation.plugins.module_utils._redact import redact_url  # noqa: E402
+from ansible_collections.voicehive.remediation.plugins.module_utils import _dr_data as dr
+from ansible_collections.voicehive.remediation.plugins.module_utils import _redis
+from ansible_collections.voicehive.remediation.plugins.module_utils._redact import redact_url
 
 try:
     import psycopg
@@ -185,7 +189,9 @@ def take_backup(module, psycopg_mod, redis_utils, now):
     if p["redis"]:
         rp = p["redis"]
         if not redis_utils.HAS_REDIS:
-            module.fail_json(msg=missing_required_lib(redis_utils.REDIS_LIBRARY), exception=redis_utils.REDIS_IMPORT_ERROR)
+            module.fail_json(
+                msg=missing_required_lib(redis_utils.REDIS_LIBRARY), exception=redis_utils.REDIS_IMPORT_ERROR
+            )
         try:
             client = dr.redis_connect(redis_utils, rp, p["timeout"])
             entries = dr.redis_dump(client, dr.redis_scan(client, 1000, p["max_keys"]))

@@ -51,7 +51,10 @@ options:
       login_host: {description: Host., type: str, required: true}
       port: {description: Port., type: int, default: 5432}
       login_db: {description: Database., type: str, required: true}
-      login_user: {description: "Role (needs C(TRUNCATE), C(INSERT) on the tables and C(UPDATE) on the sequences).", type: str, required: true}
+      login_user:
+        description: Role (needs C(TRUNCATE), C(INSERT) on the tables and C(UPDATE) on the sequences).
+        type: str
+        required: true
       login_password: {description: Password., type: str}
       ssl_mode:
         description: libpq sslmode.
@@ -64,7 +67,10 @@ options:
     description: The Redis database to restore into.
     type: dict
     suboptions:
-      url: {description: "Redis URL (C(redis://:password@host:port/db), C(rediss://) for TLS).", type: str, required: true}
+      url:
+        description: Redis URL (C(redis://:password@host:port/db), C(rediss://) for TLS).
+        type: str
+        required: true
       validate_certs: {description: Verify the server certificate with TLS., type: bool, default: true}
       ca_certs: {description: CA bundle for TLS., type: path}
   timeout:
@@ -115,14 +121,14 @@ backup:
   type: dict
 """
 
-import os  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
+import os
+import time
+import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.voicehive.remediation.plugins.module_utils import _dr_data as dr  # noqa: E402
-from ansible_collections.voicehive.remediation.plugins.module_utils import _redis  # noqa: E402
+from ansible_collections.voicehive.remediation.plugins.module_utils import _dr_data as dr
+from ansible_collections.voicehive.remediation.plugins.module_utils import _redis
 
 try:
     import psycopg
@@ -148,7 +154,10 @@ def restore_postgres(module, psycopg_mod, manifest, directory):
     pg = p["postgres"]
     mpg = manifest["postgres"]
     target = f"{pg['login_host']}:{pg['port']}/{pg['login_db']}"
-    files = {name: dr.read_backup_file(directory, mpg["tables"][name]["file"], mpg["tables"][name]["sha256"]) for name in mpg["order"]}
+    files = {
+        name: dr.read_backup_file(directory, mpg["tables"][name]["file"], mpg["tables"][name]["sha256"])
+        for name in mpg["order"]
+    }
     try:
         with dr.pg_connect(psycopg_mod, pg, p["timeout"]) as conn:
             before = dr.pg_compare(mpg, dr.pg_snapshot(conn, pg["schema"], mpg["order"]))
@@ -159,7 +168,10 @@ def restore_postgres(module, psycopg_mod, manifest, directory):
     except dr.DrDataError as exc:
         module.fail_json(msg=f"Cannot restore PostgreSQL at {target}: {exc}.")
     except Exception as exc:
-        module.fail_json(msg=f"Cannot restore PostgreSQL at {target}: {str(exc).strip()}".rstrip(".") + ". Nothing was changed there.")
+        module.fail_json(
+            msg=f"Cannot restore PostgreSQL at {target}: {str(exc).strip()}".rstrip(".")
+            + ". Nothing was changed there."
+        )
     return dict(
         restored=not before["identical"] and not module.check_mode,
         identical_before=before["identical"],
@@ -225,7 +237,9 @@ def run_module(module, psycopg_mod, redis_utils):
             result["changed"] |= not out["identical_before"]
             diff["before"]["postgres_rows"] = {x["name"]: x["rows"] for x in out["tables_before"]}
             diff["after"]["postgres_rows"] = (
-                {x["name"]: x["expected_rows"] for x in out["tables"]} if module.check_mode else {x["name"]: x["rows"] for x in out["tables"]}
+                {x["name"]: x["expected_rows"] for x in out["tables"]}
+                if module.check_mode
+                else {x["name"]: x["rows"] for x in out["tables"]}
             )
         if "redis" in wanted:
             out = restore_redis(module, redis_utils, manifest, directory, age)
@@ -236,8 +250,10 @@ def run_module(module, psycopg_mod, redis_utils):
     except dr.DrDataError as exc:
         module.fail_json(msg=f"Cannot restore: {exc}. Nothing was changed.")
     checks = [result[c]["verified"] for c in wanted]
-    result["verified"] = all(checks) if not module.check_mode else all(
-        result[c]["identical_before"] if c == "postgres" else result[c]["differ_before"] == 0 for c in wanted
+    result["verified"] = (
+        all(checks)
+        if not module.check_mode
+        else all(result[c]["identical_before"] if c == "postgres" else result[c]["differ_before"] == 0 for c in wanted)
     )
     if module._diff:
         result["diff"] = diff

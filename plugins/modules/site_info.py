@@ -480,9 +480,9 @@ options:
         description: The inventory variable to name when the endpoint does not answer.
         type: str
 requirements:
-  - redis >= 5.0.0 when O(redis) is set; psycopg 3 when O(postgres) is set; boto3 when O(route53) is set (the Python libraries, on the
-    host that runs the module). The kubernetes library only for a kubeconfig user with an exec or
-    auth-provider plugin.
+  - redis >= 5.0.0 when O(redis) is set; psycopg 3 when O(postgres) is set; boto3 when O(route53) is set (the
+    Python libraries, on the host that runs the module). The kubernetes library only for a kubeconfig user with
+    an exec or auth-provider plugin.
 seealso:
   - module: voicehive.remediation.circuit_breaker_info
   - module: voicehive.remediation.endpoint_info
@@ -793,8 +793,10 @@ route53:
   sample:
     available: true
     zone_id: 76FALWWZ45OUW3XVIRETA1
-    records: {api.voicehive.test: [{name: api.voicehive.test., type: CNAME, ttl: 30, values: [primary.voicehive.test.]}]}
-    health_checks: {2a78a747: {exists: true, type: HTTP, address: 127.0.0.1, port: 18080, path: /health, reported_healthy: true}}
+    records:
+      api.voicehive.test: [{name: api.voicehive.test., type: CNAME, ttl: 30, values: [primary.voicehive.test.]}]
+    health_checks:
+      2a78a747: {exists: true, type: HTTP, address: 127.0.0.1, port: 18080, path: /health, reported_healthy: true}
 http:
   description:
     - Per endpoint name, C(url) (credentials masked), C(status), C(reachable) (it answered), C(healthy) (with an

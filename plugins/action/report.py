@@ -50,6 +50,7 @@ ARGUMENT_SPEC = dict(
     actions=dict(type="list", elements="dict", default=[]),
     errors=dict(type="list", elements="raw", default=[]),
     synthetic=dict(type="list", elements="dict", default=[]),
+    recovery=dict(type="dict", default={}),
     secret_values=secret_values_spec(),
 )
 SYNTHETIC_FIELDS = ("name", "target", "ok", "status", "elapsed_ms", "detail")
@@ -207,6 +208,10 @@ def render_markdown(doc: dict[str, t.Any]) -> str:
     if summary["unresolved_critical"]:
         lines += ["**Unresolved critical findings:** " + ", ".join(summary["unresolved_critical"]), ""]
 
+    if doc.get("recovery"):
+        lines += ["## Disaster recovery", ""]
+        lines += [f"- **{_cell(k)}:** {_cell(v)}" for k, v in doc["recovery"].items()]
+        lines.append("")
     if "since_previous" in doc:
         lines += ["## Since the previous health check", ""]
         lines += [f"- {_cell(line)}" for line in change_lines(doc["since_previous"])]
@@ -349,6 +354,11 @@ def render_console(doc: dict[str, t.Any], paths: dict[str, str] | None = None) -
     for c in doc.get("synthetic") or []:
         result = "ok" if c.get("ok") else "FAILED"
         lines.append(f"synthetic {_clip(c.get('name'), 20):<20} {result:<6} {_clip(c.get('elapsed_ms'), 9):>9} ms")
+    if doc.get("recovery"):
+        rec = doc["recovery"]
+        lines.append(
+            "recovery: " + ", ".join(f"{k}={rec[k]}" for k in ("operation", "rto_seconds", "rpo_seconds") if k in rec)
+        )
     if "since_previous" in doc:
         lines += ["since the previous health check: " + line for line in change_lines(doc["since_previous"])]
     if summary["needs_approval"]:
@@ -539,6 +549,7 @@ def build_document(args: dict[str, t.Any], check_mode: bool, now: datetime.datet
             if args["phase"] == "health_check"
             else {}
         ),
+        **({"recovery": args["recovery"]} if args["recovery"] else {}),
         "generator": "voicehive.remediation.report",
     }
 

@@ -164,6 +164,20 @@ def argument_spec():
                 variable=dict(type="str", default="voicehive_alertmanager_url"),
             ),
         ),
+        route53=dict(
+            type="dict",
+            options=dict(
+                zone_id=dict(type="str", required=True),
+                records=dict(type="list", elements="str", default=[]),
+                health_check_ids=dict(type="list", elements="str", default=[]),
+                endpoint_url=dict(type="str"),
+                region=dict(type="str", default="us-east-1"),
+                access_key=dict(type="str", no_log=True),
+                secret_key=dict(type="str", no_log=True),
+                session_token=dict(type="str", no_log=True),
+                variable=dict(type="str", default="voicehive_route53_zone_id"),
+            ),
+        ),
         http=dict(
             type="list",
             elements="dict",
@@ -543,6 +557,89 @@ def start_postgres(params, pool, timeout):
     return Job(pool, reads.read_postgres, psycopg, params, timeout, params["statements_top"], params["settings"])
 
 
+def start_route53(params, pool, timeout):
+    """Import boto3 here, in the main thread, while the other reads are under way."""
+    try:
+        boto3 = importlib.import_module("boto3")
+        botocore_config = importlib.import_module("botocore.config")
+    except ImportError:
+        raise SiteInfoError(missing_required_lib("boto3"), exception=traceback.format_exc()) from None
+    return Job(pool, read_route53, boto3, botocore_config, params, timeout)
+
+
+def _rrset(data):
+    """A Route53 record set, compact: type, TTL, values, and the routing fields of failover records."""
+    out = dict(
+        name=data.get("Name"),
+        type=data.get("Type"),
+        ttl=data.get("TTL"),
+        values=[r.get("Value") for r in data.get("ResourceRecords") or []],
+    )
+    for key, field in (
+        ("set_identifier", "SetIdentifier"),
+        ("failover", "Failover"),
+        ("health_check_id", "HealthCheckId"),
+    ):
+        if data.get(field) is not None:
+            out[key] = data[field]
+    if data.get("AliasTarget"):
+        out["alias"] = data["AliasTarget"].get("DNSName")
+    return out
+
+
+def read_route53(boto3, botocore_config, params, timeout):
+    """The record sets named in ``records`` (each name's sets, every type) and the health checks in
+    ``health_check_ids`` (configuration and what Route53's checkers report) of one hosted zone."""
+    kwargs = dict(
+        region_name=params["region"],
+        config=botocore_config.Config(
+            connect_timeout=timeout, read_timeout=max(timeout, 10.0), retries=dict(max_attempts=2)
+        ),
+    )
+    if params["endpoint_url"]:
+        kwargs["endpoint_url"] = params["endpoint_url"]
+    for key, arg in (
+        ("access_key", "aws_access_key_id"),
+        ("secret_key", "aws_secret_access_key"),
+        ("session_token", "aws_session_token"),
+    ):
+        if params[key]:
+            kwargs[arg] = params[key]
+    zone = params["zone_id"].split("/")[-1]
+    try:
+        client = boto3.client("route53", **kwargs)
+        records = {}
+        for name in params["records"]:
+            wanted = name.rstrip(".") + "."
+            answer = client.list_resource_record_sets(HostedZoneId=zone, StartRecordName=wanted, MaxItems="20")
+            records[name] = [
+                _rrset(r) for r in answer.get("ResourceRecordSets", []) if r.get("Name", "").lower() == wanted.lower()
+            ]
+        checks = {}
+        for check_id in params["health_check_ids"]:
+            try:
+                config = client.get_health_check(HealthCheckId=check_id)["HealthCheck"]["HealthCheckConfig"]
+            except client.exceptions.NoSuchHealthCheck:
+                checks[check_id] = dict(exists=False)
+                continue
+            observations = client.get_health_check_status(HealthCheckId=check_id).get("HealthCheckObservations", [])
+            reports = [(o.get("StatusReport") or {}).get("Status", "") for o in observations]
+            checks[check_id] = dict(
+                exists=True,
+                type=config.get("Type"),
+                address=config.get("IPAddress") or config.get("FullyQualifiedDomainName"),
+                port=config.get("Port"),
+                path=config.get("ResourcePath"),
+                disabled=bool(config.get("Disabled", False)),
+                inverted=bool(config.get("Inverted", False)),
+                reported_healthy=bool(reports) and all(r.startswith("Success") for r in reports),
+                observations=len(reports),
+            )
+    except Exception as exc:  # botocore's errors (endpoint, credentials, API) all end the read the same way
+        return dict(available=False, error=f"Cannot read Route53 zone {zone}: {exc}", zone_id=zone)
+    return dict(available=True, error=None, zone_id=zone, records=records, health_checks=checks)
+
+
 def start_http_reads(pool, base, paths, timeout, validate_certs, ca_path, headers=None):
     return {
         key: Job(pool, reads.read_json, base, path, timeout, validate_certs, ca_path, headers)
@@ -605,6 +702,7 @@ def read_site(p):
                 )
             redis_job = start_redis(p["redis"], pool, timeout) if p["redis"] else None
             pg_job = start_postgres(p["postgres"], pool, timeout) if p["postgres"] else None
+            r53_job = start_route53(p["route53"], pool, timeout) if p.get("route53") else None
 
             if k8s_jobs is not None:
                 result["kubernetes"] = finish_kubernetes(p["kubernetes"], conn, k8s_jobs)
@@ -616,6 +714,8 @@ def read_site(p):
                     )
             if pg_job is not None:
                 result["postgres"] = finish_single(pg_job)
+            if r53_job is not None:
+                result["route53"] = finish_single(r53_job)
             if prom_jobs is not None:
                 result["prometheus"] = reads.summarize_prometheus(collect(prom_jobs), p["prometheus"]["queries"])
                 result["prometheus"]["elapsed_ms"] = slowest(prom_jobs.values())
@@ -643,7 +743,7 @@ def read_site(p):
             if conn is not None:
                 conn.close()
 
-    for name in ("kubernetes", "redis", "postgres", "prometheus", "vault", "alertmanager"):
+    for name in ("kubernetes", "redis", "postgres", "prometheus", "vault", "alertmanager", "route53"):
         if name in result:
             data = result[name]
             result["components"][name] = dict(

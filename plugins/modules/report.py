@@ -111,6 +111,14 @@ options:
     type: list
     elements: dict
     default: []
+  recovery:
+    description:
+      - "What a disaster-recovery run (C(playbooks/dr_failover.yml), C(dr_failback.yml), C(dr_drill.yml)) measured,
+        kept in the report as C(recovery) when given, for example C({operation: failover, rto_seconds: 41.2,
+        rpo_seconds: 930, backup: ..., validated_at: ...}): RTO from the start of the run to the validated site,
+        RPO the age of the restored backup."
+    type: dict
+    default: {}
 attributes:
   check_mode:
     details: Writes the report in check mode too; it records that the run was a check-mode run.

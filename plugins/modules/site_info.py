@@ -394,6 +394,50 @@ options:
         description: The inventory variable to name when Alertmanager does not answer.
         type: str
         default: voicehive_alertmanager_url
+  route53:
+    description:
+      - The record sets of one Route53 hosted zone named in O(route53.records) (all their types, with the
+        routing fields of failover records) and the health checks in O(route53.health_check_ids) (their
+        configuration and what Route53's checkers report), read with boto3 (AWS credentials from the options
+        or the usual environment and profile chain).
+      - Route53's own health check status is C(reported_healthy); a disaster-recovery check should probe
+        the endpoint itself too (moto always reports success).
+    type: dict
+    suboptions:
+      zone_id:
+        description: The hosted zone ID (a C(/hostedzone/) prefix is allowed).
+        type: str
+        required: true
+      records:
+        description: Record names to read (a trailing dot is optional).
+        type: list
+        elements: str
+        default: []
+      health_check_ids:
+        description: Health check IDs to read.
+        type: list
+        elements: str
+        default: []
+      endpoint_url:
+        description: Route53 API endpoint, for an emulator such as moto; unset for AWS.
+        type: str
+      region:
+        description: Region of the API client (Route53 is global).
+        type: str
+        default: us-east-1
+      access_key:
+        description: AWS access key ID; unset to use the environment or profile.
+        type: str
+      secret_key:
+        description: AWS secret access key.
+        type: str
+      session_token:
+        description: AWS session token.
+        type: str
+      variable:
+        description: The inventory variable to name when Route53 does not answer.
+        type: str
+        default: voicehive_route53_zone_id
   http:
     description:
       - Endpoints of the site to read with one C(GET) each (or, for a C(tcp://) or C(ws(s)://) URL, one
@@ -436,9 +480,9 @@ options:
         description: The inventory variable to name when the endpoint does not answer.
         type: str
 requirements:
-  - redis >= 5.0.0 when O(redis) is set; psycopg 3 when O(postgres) is set (the Python libraries, on the
-    host that runs the module). The kubernetes library only for a kubeconfig user with an exec or
-    auth-provider plugin.
+  - redis >= 5.0.0 when O(redis) is set; psycopg 3 when O(postgres) is set; boto3 when O(route53) is set (the
+    Python libraries, on the host that runs the module). The kubernetes library only for a kubeconfig user with
+    an exec or auth-provider plugin.
 seealso:
   - module: voicehive.remediation.circuit_breaker_info
   - module: voicehive.remediation.endpoint_info
@@ -739,6 +783,20 @@ alertmanager:
     available: true
     alerts: [{name: VoiceHiveHighLatency, state: active, severity: warning}]
     config: {route: {receiver: default, group_wait: 30s, routes: []}, receivers: [default]}
+route53:
+  description:
+    - C(available), C(zone_id), C(records) (per asked name, its record sets with C(type), C(ttl), C(values) and,
+      for failover records, C(set_identifier), C(failover), C(health_check_id)) and C(health_checks) (per ID,
+      C(exists), C(type), C(address), C(port), C(path), C(disabled), C(inverted), C(reported_healthy)).
+  returned: when O(route53) is set
+  type: dict
+  sample:
+    available: true
+    zone_id: 76FALWWZ45OUW3XVIRETA1
+    records:
+      api.voicehive.test: [{name: api.voicehive.test., type: CNAME, ttl: 30, values: [primary.voicehive.test.]}]
+    health_checks:
+      2a78a747: {exists: true, type: HTTP, address: 127.0.0.1, port: 18080, path: /health, reported_healthy: true}
 http:
   description:
     - Per endpoint name, C(url) (credentials masked), C(status), C(reachable) (it answered), C(healthy) (with an

@@ -420,3 +420,14 @@ def test_synthetic_checks_stay_out_of_other_phases(make_action, tmp_path):
     result = run(make_action, report_args(tmp_path, synthetic=[synthetic()]))
     doc = json.loads(Path(result["paths"]["json"]).read_text())
     assert "synthetic" not in doc and "since_previous" not in doc
+
+
+def test_recovery_is_reported_when_given(make_action, tmp_path):
+    recovery = {"operation": "failover", "rto_seconds": 41.2, "rpo_seconds": 930.0, "validated": True}
+    result = run(make_action, report_args(tmp_path, recovery=recovery))
+    doc = json.loads(Path(result["paths"]["json"]).read_text())
+    assert doc["recovery"] == recovery
+    assert "## Disaster recovery" in Path(result["paths"]["md"]).read_text()
+    assert "recovery: operation=failover, rto_seconds=41.2, rpo_seconds=930.0" in result["console"]
+    plain = json.loads(Path(run(make_action, report_args(tmp_path))["paths"]["json"]).read_text())
+    assert "recovery" not in plain

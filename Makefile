@@ -17,7 +17,7 @@ export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 # keep pip quiet about the machine's optional local indexes
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-DEB_PKGS   := redis-server prometheus prometheus-alertmanager postgresql-15 postgresql-contrib-15
+DEB_PKGS   := redis-server prometheus prometheus-alertmanager postgresql-15 postgresql-contrib-15 openjdk-17-jre-headless
 
 .PHONY: help setup deb-packages venv collection-link lint sanity unit integration \
         molecule test demo lab-up lab-down lab-status bench build clean lock
@@ -34,6 +34,7 @@ deb-packages: ## install the lab's Debian packages when missing
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	[ -x /usr/lib/postgresql/15/bin/postgres ] || missing="$$missing postgresql-15"; \
 	[ -f /usr/share/postgresql/15/extension/pg_stat_statements.control ] || missing="$$missing postgresql-contrib-15"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  echo ">> installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -65,6 +65,12 @@ def test_generated_configs_are_valid() -> None:
     assert config["global"]["scrape_interval"] == config["global"]["evaluation_interval"] == "5s"
     route = monitoring.alertmanager_config(group_wait="0s")["route"]
     assert route["group_wait"] == "0s"
+    # VoiceHive alerts reach the EDA rulebook's webhook and still the notifications; the rest only the latter
+    eda, notify = route["routes"]
+    assert eda["receiver"] == "voicehive-eda" and eda["continue"] is True
+    assert notify == {"receiver": "voicehive-notify"}
+    receivers = {r["name"]: r["webhook_configs"][0]["url"] for r in monitoring.alertmanager_config()["receivers"]}
+    assert receivers["voicehive-eda"] == f"http://127.0.0.1:{monitoring.EDA_PORT}/alertmanager"
 
 
 def test_secret_generators_cover_the_readme_keys() -> None:

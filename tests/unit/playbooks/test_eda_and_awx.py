@@ -172,3 +172,43 @@ def test_survey_choices_are_the_gated_actions_of_the_roles():
                 assert choices == set().union(*(_gated_actions(t) for t in tags.split(","))), template["name"]
             else:  # the general template offers every gated action (and those of categories still to come)
                 assert every_gated <= choices, (template["name"], sorted(every_gated - choices))
+
+
+def _declared_options() -> set[str]:
+    declared: set[str] = set()
+    for path in (ROOT / "roles").glob("*/meta/argument_specs.yml"):
+        for entry in yaml.safe_load(path.read_text())["argument_specs"].values():
+            declared |= set((entry.get("options") or {}).keys())
+    return declared
+
+
+def test_job_templates_name_real_playbooks_and_declared_survey_variables():
+    controller = yaml.safe_load(CONTROLLER.read_text())
+    declared = _declared_options()
+    every_gated = set().union(*(_gated_actions(role) for role in _playbook_categories()))
+    defaults = yaml.safe_load((ROOT / "roles/voicehive/defaults/main.yml").read_text())
+    collection_gated = set(defaults["voicehive_gated_actions"])
+    assert every_gated <= collection_gated, sorted(every_gated - collection_gated)
+    for template in controller["controller_templates"]:
+        playbook = ROOT / template["playbook"]
+        assert playbook.is_file(), f"{template['name']}: {template['playbook']} does not exist"
+        # a play-level variable (the hosts pattern) counts as declared for its playbook
+        play_vars = set(re.findall(r"hosts: \"\{\{ ([a-z_]+)", playbook.read_text()))
+        if "import_playbook" in playbook.read_text():  # health_check.yml imports diagnose.yml
+            play_vars |= set(re.findall(r"hosts: \"\{\{ ([a-z_]+)", (ROOT / "playbooks/diagnose.yml").read_text()))
+        for question in (template.get("survey_spec") or {}).get("spec", []):
+            variable = question["variable"]
+            assert variable in declared | play_vars, f"{template['name']}: survey variable {variable} is not declared"
+            if variable == "voicehive_approved_actions":  # the collection's gated actions, and only those
+                assert set(question["choices"]) <= collection_gated, (template["name"], question["choices"])
+                if not template.get("job_tags"):
+                    assert set(question["choices"]) == collection_gated, template["name"]
+            if question.get("default") is not None and question["type"] == "multiplechoice":
+                assert question["default"] in question["choices"], (template["name"], variable)
+    for workflow in controller.get("controller_workflows", []):
+        for node in workflow["simplified_workflow_nodes"]:
+            if "unified_job_template" in node:
+                names = {t["name"] for t in controller["controller_templates"]}
+                assert node["unified_job_template"] in names, (workflow["name"], node["identifier"])
+    for schedule in controller.get("controller_schedules", []):
+        assert schedule["unified_job_template"] in {t["name"] for t in controller["controller_templates"]}

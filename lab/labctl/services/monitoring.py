@@ -1,7 +1,7 @@
 """Real Prometheus (19090) and Alertmanager (19093) with VoiceHive's scrape jobs and alert rules.
 
-Alertmanager notifies the notification sink (18099) of every alert and the EDA rulebook's webhook (15050)
-of the VoiceHive ones.
+Alertmanager's receiver notifies the notification sink (18099) and the EDA rulebook's webhook (15050) of
+every alert.
 """
 
 from __future__ import annotations
@@ -65,20 +65,17 @@ def alertmanager_config(group_wait: str = "10s", group_interval: str = "30s", re
             "group_wait": group_wait,
             "group_interval": group_interval,
             "repeat_interval": repeat_interval,
-            # VoiceHive alerts go to the rulebook as well (continue), every alert still to the notifications
-            "routes": [
-                {"receiver": "voicehive-eda", "matchers": ['alertname=~"VoiceHive.+"'], "continue": True},
-                {"receiver": "voicehive-notify"},
-            ],
         },
+        # one receiver, two webhooks: the notification sink, and the EDA rulebook (which answers VoiceHive alerts
+        # and ignores the rest). No child routes: the monitoring role judges an alert that only reaches the root
+        # receiver of a tree with child routes as unrouted.
         "receivers": [
             {
                 "name": "voicehive-notify",
-                "webhook_configs": [{"url": NOTIFY_WEBHOOK, "send_resolved": True}],
-            },
-            {
-                "name": "voicehive-eda",
-                "webhook_configs": [{"url": EDA_WEBHOOK, "send_resolved": True, "max_alerts": 0}],
+                "webhook_configs": [
+                    {"url": NOTIFY_WEBHOOK, "send_resolved": True},
+                    {"url": EDA_WEBHOOK, "send_resolved": True, "max_alerts": 0},
+                ],
             },
         ],
         "inhibit_rules": [

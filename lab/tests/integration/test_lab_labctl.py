@@ -65,12 +65,11 @@ def test_generated_configs_are_valid() -> None:
     assert config["global"]["scrape_interval"] == config["global"]["evaluation_interval"] == "5s"
     route = monitoring.alertmanager_config(group_wait="0s")["route"]
     assert route["group_wait"] == "0s"
-    # VoiceHive alerts reach the EDA rulebook's webhook and still the notifications; the rest only the latter
-    eda, notify = route["routes"]
-    assert eda["receiver"] == "voicehive-eda" and eda["continue"] is True
-    assert notify == {"receiver": "voicehive-notify"}
-    receivers = {r["name"]: r["webhook_configs"][0]["url"] for r in monitoring.alertmanager_config()["receivers"]}
-    assert receivers["voicehive-eda"] == f"http://127.0.0.1:{monitoring.EDA_PORT}/alertmanager"
+    # every alert reaches the notification sink and the EDA rulebook's webhook; no child routes
+    assert "routes" not in route and route["receiver"] == "voicehive-notify"
+    (receiver,) = monitoring.alertmanager_config()["receivers"]
+    urls = [w["url"] for w in receiver["webhook_configs"] if w["send_resolved"]]
+    assert urls == [monitoring.NOTIFY_WEBHOOK, f"http://127.0.0.1:{monitoring.EDA_PORT}/alertmanager"]
 
 
 def test_secret_generators_cover_the_readme_keys() -> None:

@@ -17,10 +17,10 @@ export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 # keep pip quiet about the machine's optional local indexes
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-DEB_PKGS   := redis-server prometheus prometheus-alertmanager postgresql-15 postgresql-contrib-15
+DEB_PKGS   := redis-server prometheus prometheus-alertmanager postgresql-15 postgresql-contrib-15 openjdk-17-jre-headless
 
 .PHONY: help setup deb-packages venv collection-link lint sanity unit integration \
-        molecule test demo lab-up lab-down lab-status bench build clean lock
+        molecule test demo lab-up lab-down lab-status bench build clean lock eda
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,7 @@ deb-packages: ## install the lab's Debian packages when missing
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	[ -x /usr/lib/postgresql/15/bin/postgres ] || missing="$$missing postgresql-15"; \
 	[ -f /usr/share/postgresql/15/extension/pg_stat_statements.control ] || missing="$$missing postgresql-contrib-15"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  echo ">> installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -73,6 +74,17 @@ integration: setup ## lab integration: starts the lab, runs pytest + molecule, s
 
 test: ## everything CI runs: setup, then the lab integration with lint, sanity and unit beside it (nice 19); prints each phase's time
 	@MAKE="$(MAKE)" hack/make-test
+
+# EDA_ACTION picks the rulebook: run_playbook (local launcher) or run_job_template (AWX; ansible-rulebook needs
+# --controller-url/--controller-token, e.g. EDA_ARGS="--controller-url https://awx --controller-token $$TOKEN").
+EDA_ACTION ?= run_playbook
+EDA_VARS   ?=
+EDA_ARGS   ?=
+eda: setup ## run the Alertmanager rulebook (EDA_ACTION=run_playbook|run_job_template, EDA_VARS=<vars file>)
+	@case "$(EDA_ACTION)" in run_playbook) rb=alertmanager.yml;; run_job_template) rb=alertmanager_awx.yml;; \
+	  *) echo "EDA_ACTION must be run_playbook or run_job_template" >&2; exit 2;; esac; \
+	cd $(ROOT) && exec $(BIN)/ansible-rulebook -r extensions/eda/rulebooks/$$rb -i extensions/eda/inventory.yml \
+	  $(if $(EDA_VARS),--vars $(EDA_VARS)) $(EDA_ARGS) -v
 
 demo: setup ## start the lab, break it, diagnose and remediate it
 	@hack/demo

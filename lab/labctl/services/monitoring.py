@@ -1,4 +1,8 @@
-"""Real Prometheus (19090) and Alertmanager (19093) with VoiceHive's scrape jobs and alert rules."""
+"""Real Prometheus (19090) and Alertmanager (19093) with VoiceHive's scrape jobs and alert rules.
+
+Alertmanager's receiver notifies the notification sink (18099) and the EDA rulebook's webhook (15050) of
+every alert.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,10 @@ PROM_URL = f"http://{paths.HOST}:{PROM_PORT}"
 AM_URL = f"http://{paths.HOST}:{AM_PORT}"
 RULES = paths.SERVICES_SRC / "prometheus" / "alert-rules.yml"
 NOTIFY_WEBHOOK = "http://127.0.0.1:18099/webhook/alertmanager"
+# the Event-Driven Ansible rulebook's webhook (extensions/eda/rulebooks/alertmanager.yml, eda.builtin.webhook):
+# not a lab service, ansible-rulebook listens here while a test or a person runs it
+EDA_PORT = 15050
+EDA_WEBHOOK = f"http://127.0.0.1:{EDA_PORT}/alertmanager"
 
 # what each site's orchestrator scrape target is; the missing-metrics fault and the
 # kubesim prometheus-config ConfigMap hook can override the targets.
@@ -58,11 +66,17 @@ def alertmanager_config(group_wait: str = "10s", group_interval: str = "30s", re
             "group_interval": group_interval,
             "repeat_interval": repeat_interval,
         },
+        # one receiver, two webhooks: the notification sink, and the EDA rulebook (which answers VoiceHive alerts
+        # and ignores the rest). No child routes: the monitoring role judges an alert that only reaches the root
+        # receiver of a tree with child routes as unrouted.
         "receivers": [
             {
                 "name": "voicehive-notify",
-                "webhook_configs": [{"url": NOTIFY_WEBHOOK, "send_resolved": True}],
-            }
+                "webhook_configs": [
+                    {"url": NOTIFY_WEBHOOK, "send_resolved": True},
+                    {"url": EDA_WEBHOOK, "send_resolved": True, "max_alerts": 0},
+                ],
+            },
         ],
         "inhibit_rules": [
             {

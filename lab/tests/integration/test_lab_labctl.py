@@ -65,6 +65,11 @@ def test_generated_configs_are_valid() -> None:
     assert config["global"]["scrape_interval"] == config["global"]["evaluation_interval"] == "5s"
     route = monitoring.alertmanager_config(group_wait="0s")["route"]
     assert route["group_wait"] == "0s"
+    # every alert reaches the notification sink and the EDA rulebook's webhook; no child routes
+    assert "routes" not in route and route["receiver"] == "voicehive-notify"
+    (receiver,) = monitoring.alertmanager_config()["receivers"]
+    urls = [w["url"] for w in receiver["webhook_configs"] if w["send_resolved"]]
+    assert urls == [monitoring.NOTIFY_WEBHOOK, f"http://127.0.0.1:{monitoring.EDA_PORT}/alertmanager"]
 
 
 def test_secret_generators_cover_the_readme_keys() -> None:

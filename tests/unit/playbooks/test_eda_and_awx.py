@@ -2,28 +2,61 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Event-Driven Ansible rulebook and the AWX configuration point at things that exist.
 
-Each rule answers an alert the site really ships (the lab's Prometheus rules are
-the contract's), launches an AWX job template defined in awx/controller.yml, and
-narrows it to category tags whose role is in the playbooks; risky actions are
-never approved from an alert.
+Each contract alert has one rule per rulebook (run_playbook through the launcher,
+run_job_template of a job template defined in awx/controller.yml), matching firing
+alerts only, throttled per alert and site, narrowed to category tags whose role
+is in the playbooks; risky actions are never approved from an alert.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
-RULEBOOK = ROOT / "extensions/eda/rulebooks/alertmanager.yml"
+RULEBOOKS = {
+    "run_playbook": ROOT / "extensions/eda/rulebooks/alertmanager.yml",
+    "run_job_template": ROOT / "extensions/eda/rulebooks/alertmanager_awx.yml",
+}
 ALERT_RULES = ROOT / "lab/services/prometheus/alert-rules.yml"
 CONTROLLER = ROOT / "awx/controller.yml"
-ALERTNAME = re.compile(r'commonLabels\.alertname == "([A-Za-z]+)"')
+LAUNCHER = "extensions/eda/playbooks/launch.yml"
+ROUTE = re.compile(r'^event\.voicehive_route == "firing (VoiceHive[A-Za-z]+)"$')
+# the alerts of voicehive-contract.md ("Prometheus alerts the system ships")
+CONTRACT_ALERTS = {
+    "VoiceHiveServiceDown",
+    "VoiceHiveHighErrorRate",
+    "VoiceHiveHighLatency",
+    "VoiceHiveAuthenticationFailures",
+    "VoiceHiveRateLimitExceeded",
+    "VoiceHiveSecurityIncident",
+    "VoiceHiveHighCPUUsage",
+    "VoiceHiveHighMemoryUsage",
+    "VoiceHiveConnectionPoolExhaustion",
+    "VoiceHiveDatabaseDown",
+    "VoiceHiveRedisDown",
+    "VoiceHivePMSConnectorFailure",
+    "VoiceHiveCircuitBreakerOpen",
+    "VoiceHiveLowCallSuccessRate",
+    "VoiceHiveNoCallsProcessed",
+    "VoiceHivePodCrashLooping",
+    "VoiceHiveDeploymentFailed",
+    "VoiceHiveHPAScalingIssue",
+}
 
 
-def _rules() -> list[dict]:
-    return [rule for ruleset in yaml.safe_load(RULEBOOK.read_text()) for rule in ruleset["rules"]]
+def _rulebook(action: str) -> list[dict]:
+    return yaml.safe_load(RULEBOOKS[action].read_text())
+
+
+def _rules(action: str) -> list[dict]:
+    return [rule for ruleset in _rulebook(action) for rule in ruleset["rules"]]
 
 
 def _shipped_alerts() -> set[str]:
@@ -36,24 +69,79 @@ def _playbook_categories() -> set[str]:
     return set(re.findall(r"name: voicehive\.remediation\.([a-z_]+)\n", text)) - {"voicehive"}
 
 
-def test_every_rule_answers_a_shipped_alert_with_a_defined_template_and_real_tags():
-    templates = {t["name"] for t in yaml.safe_load(CONTROLLER.read_text())["controller_templates"]}
+def test_the_rulebooks_are_generated_from_the_alert_table():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "hack/eda_rulebooks.py"), "--check"], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def test_the_lab_ships_the_contract_alerts():
+    assert _shipped_alerts() == CONTRACT_ALERTS
+
+
+@pytest.mark.parametrize("action", sorted(RULEBOOKS))
+def test_the_source_splits_alertmanager_posts_one_event_per_alert(action):
+    (ruleset,) = _rulebook(action)
+    (source,) = ruleset["sources"]
+    assert "eda.builtin.webhook" in source
+    filters = [next(iter(f)) for f in source["filters"]]
+    assert filters == ["eda.builtin.event_splitter", "voicehive.remediation.alert_route"]
+    assert source["filters"][0]["eda.builtin.event_splitter"]["splitter_key"] == "payload.alerts"
+    assert (ROOT / "extensions/eda/plugins/event_filter/alert_route.py").is_file()
+
+
+@pytest.mark.parametrize("action", sorted(RULEBOOKS))
+def test_every_contract_alert_has_one_throttled_firing_rule_with_real_tags(action):
+    templates = {t["name"]: t for t in yaml.safe_load(CONTROLLER.read_text())["controller_templates"]}
     categories = _playbook_categories()
-    shipped = _shipped_alerts()
     assert categories, "no category role found in playbooks/remediate.yml"
     seen = []
-    for rule in _rules():
-        alert = ALERTNAME.search(rule["condition"])
-        assert alert, f"rule {rule['name']!r} does not match on an alert name"
-        assert alert.group(1) in shipped, f"rule {rule['name']!r}: {alert.group(1)} is not an alert the site ships"
-        assert 'event.payload.status == "firing"' in rule["condition"], rule["name"]
-        job = rule["action"]["run_job_template"]
-        assert job["name"] in templates, f"rule {rule['name']!r} launches an undefined template {job['name']!r}"
-        tags = set(job["job_args"]["job_tags"].split(","))
-        assert tags <= categories, f"rule {rule['name']!r}: tags {sorted(tags - categories)} have no role"
-        assert "voicehive_approved_actions" not in job["job_args"].get("extra_vars", {}), rule["name"]
-        seen.append(alert.group(1))
+    for rule in _rules(action):
+        match = ROUTE.match(rule["condition"])
+        assert match, f"rule {rule['name']!r} does not match a firing alert by name: {rule['condition']!r}"
+        alert = match.group(1)
+        assert rule["throttle"]["group_by_attributes"] == ["event.labels.alertname", "event.voicehive_site"]
+        assert rule["throttle"]["once_within"]
+        (kind,) = rule["action"]
+        assert kind == action, rule["name"]
+        args = rule["action"][kind]
+        if action == "run_playbook":
+            assert args["name"] == LAUNCHER and (ROOT / LAUNCHER).is_file()
+            variables = args["extra_vars"]
+            playbook, tags = variables["voicehive_eda_playbook"], variables["voicehive_eda_tags"]
+        else:
+            template = templates.get(args["name"])
+            assert template, f"rule {rule['name']!r} launches an undefined template {args['name']!r}"
+            assert template.get("ask_tags_on_launch") and template.get("ask_limit_on_launch"), args["name"]
+            playbook = Path(template["playbook"]).stem
+            tags, variables = args["job_args"]["job_tags"], args["job_args"]["extra_vars"]
+            assert args["job_args"]["limit"] == variables["voicehive_target"] == "{{ event.voicehive_site }}"
+        assert playbook in ("remediate", "diagnose") and (ROOT / f"playbooks/{playbook}.yml").is_file()
+        assert ("(remediate)" in rule["name"]) == (playbook == "remediate"), rule["name"]
+        assert set(tags.split(",")) <= categories, f"rule {rule['name']!r}: tags {tags} have no role"
+        assert "voicehive_approved_actions" not in variables, "risky actions are never approved from an alert"
+        seen.append(alert)
     assert len(seen) == len(set(seen)), f"an alert is answered twice: {seen}"
+    assert set(seen) == CONTRACT_ALERTS, sorted(CONTRACT_ALERTS ^ set(seen))
+
+
+def test_the_alert_route_filter():
+    spec = importlib.util.spec_from_file_location(
+        "alert_route", ROOT / "extensions/eda/plugins/event_filter/alert_route.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    alert = {"status": "firing", "labels": {"alertname": "VoiceHiveCircuitBreakerOpen", "site": "lab"}}
+    out = module.main(dict(alert))
+    assert out["voicehive_route"] == "firing VoiceHiveCircuitBreakerOpen" and out["voicehive_site"] == "lab"
+    resolved = module.main({**alert, "status": "resolved"})
+    assert resolved["voicehive_route"] == "resolved VoiceHiveCircuitBreakerOpen"
+    assert (
+        module.main({"status": "firing", "labels": {"alertname": "X"}}, default_site="prod")["voicehive_site"] == "prod"
+    )
+    probe = {"payload": {"probe": True}, "meta": {}}
+    assert module.main(dict(probe)) == probe
 
 
 def _gated_actions(role: str) -> set[str]:
@@ -84,3 +172,43 @@ def test_survey_choices_are_the_gated_actions_of_the_roles():
                 assert choices == set().union(*(_gated_actions(t) for t in tags.split(","))), template["name"]
             else:  # the general template offers every gated action (and those of categories still to come)
                 assert every_gated <= choices, (template["name"], sorted(every_gated - choices))
+
+
+def _declared_options() -> set[str]:
+    declared: set[str] = set()
+    for path in (ROOT / "roles").glob("*/meta/argument_specs.yml"):
+        for entry in yaml.safe_load(path.read_text())["argument_specs"].values():
+            declared |= set((entry.get("options") or {}).keys())
+    return declared
+
+
+def test_job_templates_name_real_playbooks_and_declared_survey_variables():
+    controller = yaml.safe_load(CONTROLLER.read_text())
+    declared = _declared_options()
+    every_gated = set().union(*(_gated_actions(role) for role in _playbook_categories()))
+    defaults = yaml.safe_load((ROOT / "roles/voicehive/defaults/main.yml").read_text())
+    collection_gated = set(defaults["voicehive_gated_actions"])
+    assert every_gated <= collection_gated, sorted(every_gated - collection_gated)
+    for template in controller["controller_templates"]:
+        playbook = ROOT / template["playbook"]
+        assert playbook.is_file(), f"{template['name']}: {template['playbook']} does not exist"
+        # a play-level variable (the hosts pattern) counts as declared for its playbook
+        play_vars = set(re.findall(r"hosts: \"\{\{ ([a-z_]+)", playbook.read_text()))
+        if "import_playbook" in playbook.read_text():  # health_check.yml imports diagnose.yml
+            play_vars |= set(re.findall(r"hosts: \"\{\{ ([a-z_]+)", (ROOT / "playbooks/diagnose.yml").read_text()))
+        for question in (template.get("survey_spec") or {}).get("spec", []):
+            variable = question["variable"]
+            assert variable in declared | play_vars, f"{template['name']}: survey variable {variable} is not declared"
+            if variable == "voicehive_approved_actions":  # the collection's gated actions, and only those
+                assert set(question["choices"]) <= collection_gated, (template["name"], question["choices"])
+                if not template.get("job_tags"):
+                    assert set(question["choices"]) == collection_gated, template["name"]
+            if question.get("default") is not None and question["type"] == "multiplechoice":
+                assert question["default"] in question["choices"], (template["name"], variable)
+    for workflow in controller.get("controller_workflows", []):
+        for node in workflow["simplified_workflow_nodes"]:
+            if "unified_job_template" in node:
+                names = {t["name"] for t in controller["controller_templates"]}
+                assert node["unified_job_template"] in names, (workflow["name"], node["identifier"])
+    for schedule in controller.get("controller_schedules", []):
+        assert schedule["unified_job_template"] in {t["name"] for t in controller["controller_templates"]}

@@ -1,0 +1,96 @@
+# Copyright: (c) 2026, VoiceHive SRE
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Job templates of awx/controller.yml run the way AWX runs them: through ansible-runner (the library AWX's
+task runner uses), with the template's playbook from the project, the inventory, limit, tags, job type (check
+runs with --check) and the survey defaults plus the launch answers as extra vars; the Kubernetes credential is
+injected as AWX would (here the shipped ServiceAccount's token). AWX reads set_stats from the playbook's stats
+event: the run summary must be there.
+"""
+
+from __future__ import annotations
+
+import os
+
+import ansible_runner
+import pytest
+import vh_lab
+import yaml
+from vh_lab import ROOT, VENV_BIN, fault
+
+CONTROLLER = yaml.safe_load((ROOT / "awx/controller.yml").read_text())
+TEMPLATES = {t["name"]: t for t in CONTROLLER["controller_templates"]}
+
+
+def launch(name: str, tmp_path, *, limit: str = "lab", tags: str = "", job_type: str = "", answers: dict | None = None):
+    """What AWX does on launch: template fields + launch-time answers (when the template asks) -> ansible-runner."""
+    template = TEMPLATES[name]
+    assert not tags or template.get("ask_tags_on_launch"), f"{name} does not ask for tags on launch"
+    assert not job_type or template.get("ask_job_type_on_launch"), f"{name} does not ask for the job type on launch"
+    extravars = dict(template.get("extra_vars") or {})
+    for question in (template.get("survey_spec") or {}).get("spec", []):
+        if question.get("default") not in (None, ""):
+            extravars[question["variable"]] = question["default"]
+    extravars.update(answers or {})
+    extravars.update(vh_lab.AS_SERVICE_ACCOUNT)  # the credential's injectors
+    job_type = job_type or template.get("job_type", "run")
+    tags = tags or template.get("job_tags") or ""
+    # ansible-runner drops its tags argument when cmdline is given: AWX-like, everything goes through cmdline
+    cmdline = " ".join(
+        (["--check"] if job_type == "check" else [])
+        + (["--diff"] if template.get("diff_mode") else [])
+        + (["--tags", tags] if tags else [])
+    )
+    (tmp_path / "job").mkdir(parents=True)
+    run = ansible_runner.run(
+        private_data_dir=str(tmp_path / "job"),
+        project_dir=str(ROOT),
+        playbook=template["playbook"],
+        inventory=str(ROOT / "inventories" / "lab"),
+        limit=limit,
+        extravars=extravars,
+        cmdline=cmdline.strip() or None,
+        envvars={
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+            "PWD": str(tmp_path),  # the reports of the job land in its own directory
+        },
+        quiet=True,
+    )
+    stats = [e for e in run.events if e.get("event") == "playbook_on_stats"]
+    artifact = stats[-1]["event_data"].get("artifact_data", {}) if stats else {}
+    return run, artifact
+
+
+def test_every_template_is_launchable_by_runner_arguments():
+    for name, template in TEMPLATES.items():
+        assert (ROOT / template["playbook"]).is_file(), name
+        assert template.get("ask_limit_on_launch") or name == "VoiceHive - health check", name
+
+
+@pytest.mark.usefixtures("clean_lab")
+def test_remediate_template_in_check_then_run(tmp_path, primary_redis):
+    fault("inject", "breaker-stuck-open")
+    # job type check (the workflow's dry run): changes nothing, reports what it would do
+    answers = {"voicehive_target": "lab"}
+    run, stats = launch(
+        "VoiceHive - remediate", tmp_path / "check", tags="circuit_breakers", job_type="check", answers=answers
+    )
+    assert run.status == "successful", run.stdout.read()[-3000:]
+    assert primary_redis.get("circuit_breaker:pms_connector:state") == "open"
+    assert stats["voicehive_reports"]["lab"]["outcome"], stats
+
+    # the same template run for real with the category's tags, as the EDA rule launches it
+    run, stats = launch("VoiceHive - remediate", tmp_path / "run", tags="circuit_breakers")
+    assert run.status == "successful", run.stdout.read()[-3000:]
+    assert primary_redis.get("circuit_breaker:pms_connector:state") in (None, "closed")
+    summary = stats["voicehive_reports"]["lab"]
+    assert summary["outcome"] != "failed" and summary["report"].startswith(str(tmp_path)), summary
+
+
+@pytest.mark.usefixtures("clean_lab")
+def test_diagnose_template_on_a_healthy_site_carries_the_summary(tmp_path):
+    run, stats = launch("VoiceHive - diagnose", tmp_path, tags="circuit_breakers,rate_limiting")
+    assert run.status == "successful", run.stdout.read()[-3000:]
+    assert run.rc == 0
+    assert set(stats["voicehive_reports"]) == {"lab"}, stats

@@ -19,7 +19,7 @@ description:
     database as it was. The tables must exist (the schema is the site's deployment)."
   - "Redis: compares each backed-up key (C(DUMP) payloads) and writes only those missing or different, with
     C(RESTORE ... REPLACE) and the TTL they have left (keys that would have expired since the backup are left
-    out). Keys that are not in the backup are kept and counted (RV(redis.extra_keys)); nothing is flushed."
+    out). Keys that are not in the backup are kept and counted (C(extra_keys) of RV(redis)); nothing is flushed."
   - A second run finds everything identical and changes nothing.
 author:
   - VoiceHive SRE (@voicehive)

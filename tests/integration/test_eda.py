@@ -129,7 +129,10 @@ def rulebook(lab_up, tmp_path):
 
 def test_alert_runs_the_circuit_breakers_remediation_once(rulebook, primary_redis):
     proc, log = rulebook
-    text = lambda: log.read_text(errors="replace")  # noqa: E731
+
+    def text():
+        return log.read_text(errors="replace")
+
     reports = ROOT / "reports"
     before = set(reports.glob("*.json")) if reports.exists() else set()
 
@@ -141,7 +144,7 @@ def test_alert_runs_the_circuit_breakers_remediation_once(rulebook, primary_redi
         "circuit_breaker:apaleo_auth:stats",
         mapping={"failure_count": 6, "success_count": 0, "last_failure_time": now - 900, "last_success_time": 0},
     )
-    fired = wait_for(lambda: _breaker_alerts(), timeout=40, what=f"Prometheus firing {ALERT}")
+    fired = wait_for(_breaker_alerts, timeout=40, what=f"Prometheus firing {ALERT}")
     fired_at = min(dt.datetime.fromisoformat(a["activeAt"].replace("Z", "+00:00")) for a in fired)
 
     wait_for(lambda: LAUNCH in text(), timeout=60, interval=0.2, what="the rule starting the launcher")

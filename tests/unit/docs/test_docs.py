@@ -99,7 +99,7 @@ def test_map_agrees_with_the_role(role):
 
 def test_every_molecule_scenario_is_mapped_once_to_its_role():
     mapped = [(m, e.get("role")) for e in MAP for m in e.get("molecule", [])]
-    assert sorted(m for m, _ in mapped) == SCENARIOS
+    assert sorted(scenario for scenario, _role in mapped) == SCENARIOS
     for scenario, role in mapped:
         assert scenario.startswith(role), f"{scenario} is mapped to {role}"
 

@@ -88,7 +88,7 @@ def test_reads_the_record_sets_and_health_checks():
 
 
 def test_a_failing_api_is_reported_not_raised():
-    boto3, _ = _boto3(FakeRoute53(fail=RuntimeError("AccessDenied")))
+    boto3, _fake = _boto3(FakeRoute53(fail=RuntimeError("AccessDenied")))
     out = si.read_route53(boto3, CONFIG, PARAMS, 5.0)
     assert out == {"available": False, "error": "Cannot read Route53 zone Z1: AccessDenied", "zone_id": "Z1"}
 

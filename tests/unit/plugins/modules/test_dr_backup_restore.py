@@ -49,10 +49,8 @@ def test_restore_refuses_a_missing_manifest_and_missing_data(run_module, tmp_pat
     result = run_module(dr_restore.main, {"manifest": str(tmp_path / "none.json"), "redis": {"url": "redis://x"}})
     assert result["failed"] and "cannot read the backup manifest" in result["msg"]
     (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "created_epoch": 1, "redis": {"keys": 0}}))
-    result = run_module(
-        dr_restore.main, {"manifest": str(tmp_path / "manifest.json"), "postgres": {"login_host": "h", "login_db": "d",
-                                                                               "login_user": "u"}}
-    )  # fmt: skip
+    target = {"login_host": "h", "login_db": "d", "login_user": "u"}
+    result = run_module(dr_restore.main, {"manifest": str(tmp_path / "manifest.json"), "postgres": target})
     assert result["failed"] and "nothing to restore" in result["msg"]
 
 

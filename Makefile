@@ -69,7 +69,7 @@ sanity: setup ## ansible-test sanity (all tests that apply, no ignores)
 unit: setup ## unit tests (modules, module_utils, filters, callbacks, lab simulators)
 	$(BIN)/pytest -q --durations=15 tests/unit lab/tests/unit
 
-integration: setup ## lab integration: starts the lab, runs pytest + molecule, stops the lab
+integration: setup ## lab integration: starts the lab, runs pytest and, beside it on a second lab (network namespace), molecule; stops both
 	@hack/with-lab hack/integration
 
 test: ## everything CI runs: setup, then the lab integration with lint, sanity and unit beside it (nice 19); prints each phase's time

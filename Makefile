@@ -86,7 +86,7 @@ eda: setup ## run the Alertmanager rulebook (EDA_ACTION=run_playbook|run_job_tem
 	cd $(ROOT) && exec $(BIN)/ansible-rulebook -r extensions/eda/rulebooks/$$rb -i extensions/eda/inventory.yml \
 	  $(if $(EDA_VARS),--vars $(EDA_VARS)) $(EDA_ARGS) -v
 
-demo: setup ## start the lab, break it, diagnose and remediate it
+demo: setup ## start the lab, break three things, diagnose, remediate (then with approvals), show the reports
 	@hack/demo
 
 lab-up: setup ## start the local VoiceHive lab (all services on 127.0.0.1)

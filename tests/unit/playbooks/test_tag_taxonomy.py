@@ -168,3 +168,13 @@ def test_component_tags_of_a_category_are_its_declared_components():
         if undeclared:
             bad.append(f"{role}: {name.split(' : ', 1)[1]} is tagged {sorted(undeclared)}")
     assert not bad, "tags not in voicehive_category_components:\n" + "\n".join(sorted(set(bad)))
+
+
+@pytest.mark.parametrize("category", sorted(CATEGORIES))
+def test_every_category_notes_when_it_ends(category):
+    """The report's Durations table (roles/voicehive/templates/durations.j2) charges each category the time since
+    the mark before it: a category that never notes its end would have its time charged to the next one."""
+    mark = f"__{category}_finished_at:"
+    tasks = ROOT / "roles" / category / "tasks"
+    assert mark in (tasks / "diagnose.yml").read_text(), f"{category}: diagnose.yml does not set {mark}"
+    assert mark in (tasks / "verify.yml").read_text(), f"{category}: verify.yml does not set {mark}"

@@ -29,7 +29,7 @@ import boto3
 import psycopg
 import pytest
 import redis
-from vh_lab import STATE, lab, run_playbook
+from vh_lab import STATE, lab, request_log_offset, run_playbook, service_account_requests
 
 pytestmark = pytest.mark.lab
 
@@ -119,6 +119,7 @@ def story(lab_up, secrets):
         },
     )}  # fmt: skip
     story["records_at_start"] = _records(secrets)
+    story["requests_from"] = request_log_offset()
     story["backup"] = run_playbook("playbooks/backup.yml", target="lab")
     _mark(secrets)
     story["dr_before_drill"] = _dr_counts(secrets)
@@ -126,6 +127,7 @@ def story(lab_up, secrets):
         DRILL, target="lab-dr", extra_vars={"voicehive_approved_actions": ["restore_database", "restore_redis"]}
     )
     story["records_after_drill"] = _records(secrets)
+    story["drill_requests"] = service_account_requests(story["requests_from"])
     story["dr_after_drill"] = _dr_counts(secrets)
     # the primary fails: Redis shut down through its own protocol, the orchestrator and PostgreSQL stopped
     primary = redis.Redis(host="127.0.0.1", port=16379, password=secrets["redis_password"])
@@ -274,3 +276,16 @@ def test_failover_mode_writes_failover_records_and_failback_restores_the_simple_
     assert recovery["operation"] == "failback" and recovery["validated"] is True
     assert recovery["site"] == "lab" and recovery["record_shape"] == "simple"
     assert story["fo_records_failback"][RECORD] == story["records_after_again"][RECORD]
+
+
+def test_the_dr_runs_go_to_kubernetes_as_the_shipped_service_account(story):
+    """lab-dr is run as the ServiceAccount of docs/rbac/voicehive-remediation.yml (its Role in voicehive-dr);
+    conftest.py checks every request against the shipped rules after each test."""
+    made = {(r["verb"], r["resource"], r["namespace"] or r["name"]) for r in story["drill_requests"]}
+    for request in (
+        ("get", "namespaces", "voicehive-dr"),  # preflight
+        ("list", "pods", "voicehive-dr"),  # the site read
+        ("create", "leases", "voicehive-dr"),  # the site lock
+        ("update", "configmaps", "voicehive-dr"),  # the remediation budget of the drill's restores
+    ):
+        assert request in made, request

@@ -11,10 +11,11 @@ protocol, the orchestrator and PostgreSQL processes stopped) and the record move
 3. The primary fails; a marker row again. dr_failover.yml without approvals changes nothing (the record, the DR
    data), names the three missing approvals and fails (the primary is down and nothing answers it).
 4. With the record already on DR (moved with boto3), dr_failover.yml is a no-op: no action, nothing changed.
-5. The failover DNS mode on a record of its own (a fresh name each run: moto cannot re-create a name it deleted):
-   dr_failover.yml replaces its simple record with PRIMARY (the primary's target, with the health check) and
-   SECONDARY (DR) failover records; the primary comes back and dr_failback.yml copies the DR data back and restores
-   the simple record. The production record stays where it was.
+5. The failover DNS mode on a record of its own (a fresh name each run, so reruns in one lab never reuse a deleted
+   name): dr_failover.yml replaces its simple record with PRIMARY (the primary's target, with the health check) and
+   SECONDARY (DR) failover records; the primary comes back and dr_failback.yml restores the simple record. The
+   DNS part only (disaster_recovery_restore []): restore and sync do not depend on the mode. The production record
+   stays where it was.
 The failover and failback end to end (with check mode and idempotence) are the molecule scenario
 molecule/disaster_recovery_complete_failure.
 """
@@ -149,8 +150,9 @@ def story(lab_up, secrets):
     # the failover DNS mode, on a simple record of its own pointing at the primary
     story["fo_record"] = record = f"dr-fo-{uuid.uuid4().hex[:8]}.voicehive.test."
     _point(secrets, "primary.voicehive.test.", name=record)
-    fo_vars = {
-        "voicehive_approved_actions": ["restore_database", "restore_redis", "dns_failover", "dns_failback"],
+    fo_vars = {  # the DNS part only: the restores and the sync are the same in both modes (the drill, molecule)
+        "voicehive_approved_actions": ["dns_failover", "dns_failback"],
+        "disaster_recovery_restore": [],
         "disaster_recovery_dns_mode": "failover",
         "disaster_recovery_record": record.rstrip("."),
     }
@@ -232,8 +234,7 @@ def test_failover_mode_writes_failover_records_and_failback_restores_the_simple_
     assert run.rc == 0, run.output[-3000:]
     report = run.report
     actions = {a["action"]: a for a in report["actions"]}
-    assert set(actions) == {"restore_database", "restore_redis", "dns_failover"}
-    assert {a["status"] for a in actions.values()} == {"done"}
+    assert set(actions) == {"dns_failover"} and actions["dns_failover"]["status"] == "done"
     dns = actions["dns_failover"]
     assert dns["before"] == {"mode": "simple", "values": ["primary.voicehive.test."], "ttl": 30}
     assert dns["after"]["mode"] == "failover" and dns["after"]["health_check"] == check_id
@@ -251,7 +252,7 @@ def test_failover_mode_writes_failover_records_and_failback_restores_the_simple_
     assert recovery["dns_mode"] == "failover" and recovery["record_shape"] == "failover"
     # moto reports every health check healthy: Route53 would still answer with the PRIMARY, and the report says so
     assert recovery["dns_answer"].startswith("PRIMARY primary.voicehive.test")
-    assert 0 < recovery["rto_seconds"] < 300 and 0 <= recovery["rpo_seconds"] < 3600
+    assert 0 < recovery["rto_seconds"] < 300
     # the production record is where the earlier steps left it
     assert story["fo_records_failover"][RECORD] == story["records_after_again"][RECORD]
 
@@ -259,10 +260,7 @@ def test_failover_mode_writes_failover_records_and_failback_restores_the_simple_
     assert run.rc == 0, run.output[-3000:]
     report = run.report
     actions = {a["action"]: a for a in report["actions"]}
-    assert set(actions) == {"restore_database", "restore_redis", "dns_failback"}
-    assert {a["status"] for a in actions.values()} == {"done"}
-    assert actions["restore_database"]["target"] == "postgres/lab"
-    assert actions["restore_database"]["after"]["verified"] is True
+    assert set(actions) == {"dns_failback"} and actions["dns_failback"]["status"] == "done"
     assert actions["dns_failback"]["before"]["mode"] == "failover"
     assert actions["dns_failback"]["after"]["mode"] == "simple"
     findings = {f["id"]: f for f in report["findings"]}

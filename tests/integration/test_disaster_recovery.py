@@ -11,6 +11,11 @@ protocol, the orchestrator and PostgreSQL processes stopped) and the record move
 3. The primary fails; a marker row again. dr_failover.yml without approvals changes nothing (the record, the DR
    data), names the three missing approvals and fails (the primary is down and nothing answers it).
 4. With the record already on DR (moved with boto3), dr_failover.yml is a no-op: no action, nothing changed.
+5. The failover DNS mode on a record of its own (a fresh name each run, so reruns in one lab never reuse a deleted
+   name): dr_failover.yml replaces its simple record with PRIMARY (the primary's target, with the health check) and
+   SECONDARY (DR) failover records; the primary comes back and dr_failback.yml restores the simple record. The
+   DNS part only (disaster_recovery_restore []): restore and sync do not depend on the mode. The production record
+   stays where it was.
 The failover and failback end to end (with check mode and idempotence) are the molecule scenario
 molecule/disaster_recovery_complete_failure.
 """
@@ -19,16 +24,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 
 import boto3
 import psycopg
 import pytest
 import redis
-from vh_lab import STATE, lab, run_playbook
+from vh_lab import STATE, lab, request_log_offset, run_playbook, service_account_requests
 
 pytestmark = pytest.mark.lab
 
 FAILOVER = "playbooks/dr_failover.yml"
+FAILBACK = "playbooks/dr_failback.yml"
 DRILL = "playbooks/dr_drill.yml"
 RECORD = "api.voicehive.test."
 
@@ -52,7 +59,7 @@ def _records(secrets) -> dict[str, list]:
     return out
 
 
-def _point(secrets, target: str) -> None:
+def _point(secrets, target: str, name: str = RECORD) -> None:
     zone = json.loads((STATE / "route53.json").read_text())["zone_id"]
     _route53(secrets).change_resource_record_sets(
         HostedZoneId=zone,
@@ -61,7 +68,7 @@ def _point(secrets, target: str) -> None:
                 {
                     "Action": "UPSERT",
                     "ResourceRecordSet": {
-                        "Name": RECORD,
+                        "Name": name,
                         "Type": "CNAME",
                         "TTL": 30,
                         "ResourceRecords": [{"Value": target}],
@@ -113,6 +120,7 @@ def story(lab_up, secrets):
         },
     )}  # fmt: skip
     story["records_at_start"] = _records(secrets)
+    story["requests_from"] = request_log_offset()
     story["backup"] = run_playbook("playbooks/backup.yml", target="lab")
     _mark(secrets)
     story["dr_before_drill"] = _dr_counts(secrets)
@@ -120,6 +128,7 @@ def story(lab_up, secrets):
         DRILL, target="lab-dr", extra_vars={"voicehive_approved_actions": ["restore_database", "restore_redis"]}
     )
     story["records_after_drill"] = _records(secrets)
+    story["drill_requests"] = service_account_requests(story["requests_from"])
     story["dr_after_drill"] = _dr_counts(secrets)
     # the primary fails: Redis shut down through its own protocol, the orchestrator and PostgreSQL stopped
     primary = redis.Redis(host="127.0.0.1", port=16379, password=secrets["redis_password"])
@@ -138,6 +147,20 @@ def story(lab_up, secrets):
         extra_vars={"voicehive_approved_actions": ["restore_database", "restore_redis", "dns_failover"]},
     )
     story["records_after_again"] = _records(secrets)
+    # the failover DNS mode, on a simple record of its own pointing at the primary
+    story["fo_record"] = record = f"dr-fo-{uuid.uuid4().hex[:8]}.voicehive.test."
+    _point(secrets, "primary.voicehive.test.", name=record)
+    fo_vars = {  # the DNS part only: the restores and the sync are the same in both modes (the drill, molecule)
+        "voicehive_approved_actions": ["dns_failover", "dns_failback"],
+        "disaster_recovery_restore": [],
+        "disaster_recovery_dns_mode": "failover",
+        "disaster_recovery_record": record.rstrip("."),
+    }
+    story["fo_failover"] = run_playbook(FAILOVER, target="lab-dr", extra_vars=fo_vars)
+    story["fo_records_failover"] = _records(secrets)
+    lab("start", "redis-primary", "postgres-primary", "orchestrator-primary")
+    story["fo_failback"] = run_playbook(FAILBACK, target="lab-dr", extra_vars=fo_vars)
+    story["fo_records_failback"] = _records(secrets)
     yield story
     lab("reset")
     with _dr_db(secrets) as conn:
@@ -202,3 +225,65 @@ def test_failover_when_the_record_is_already_on_dr_is_a_no_op(story):
     findings = {f["id"]: f for f in run.report["findings"]}
     assert "disaster_recovery.primary_down" not in findings
     assert findings["disaster_recovery.failed_over"]["severity"] == "info"
+
+
+def test_failover_mode_writes_failover_records_and_failback_restores_the_simple_record(story):
+    record = story["fo_record"]
+    check_id = json.loads((STATE / "route53.json").read_text())["health_check_id"]
+    run = story["fo_failover"]
+    assert run.rc == 0, run.output[-3000:]
+    report = run.report
+    actions = {a["action"]: a for a in report["actions"]}
+    assert set(actions) == {"dns_failover"} and actions["dns_failover"]["status"] == "done"
+    dns = actions["dns_failover"]
+    assert dns["before"] == {"mode": "simple", "values": ["primary.voicehive.test."], "ttl": 30}
+    assert dns["after"]["mode"] == "failover" and dns["after"]["health_check"] == check_id
+    sets = {r.get("Failover", "simple"): r for r in story["fo_records_failover"][record]}
+    assert set(sets) == {"PRIMARY", "SECONDARY"}
+    assert sets["PRIMARY"]["ResourceRecords"] == [{"Value": "primary.voicehive.test."}]
+    assert sets["PRIMARY"]["HealthCheckId"] == check_id
+    assert sets["SECONDARY"]["ResourceRecords"] == [{"Value": "dr.voicehive.test."}]
+    assert "HealthCheckId" not in sets["SECONDARY"]
+    assert {r["TTL"] for r in sets.values()} == {30}
+    findings = {f["id"]: f for f in report["findings"]}
+    assert findings["disaster_recovery.primary_down"]["status"] == "resolved"
+    recovery = report["recovery"]
+    assert recovery["operation"] == "failover" and recovery["validated"] is True
+    assert recovery["dns_mode"] == "failover" and recovery["record_shape"] == "failover"
+    # moto reports every health check healthy: Route53 would still answer with the PRIMARY, and the report says so
+    assert recovery["dns_answer"].startswith("PRIMARY primary.voicehive.test")
+    assert 0 < recovery["rto_seconds"] < 300
+    # the production record is where the earlier steps left it
+    assert story["fo_records_failover"][RECORD] == story["records_after_again"][RECORD]
+
+    run = story["fo_failback"]
+    assert run.rc == 0, run.output[-3000:]
+    report = run.report
+    actions = {a["action"]: a for a in report["actions"]}
+    assert set(actions) == {"dns_failback"} and actions["dns_failback"]["status"] == "done"
+    assert actions["dns_failback"]["before"]["mode"] == "failover"
+    assert actions["dns_failback"]["after"]["mode"] == "simple"
+    findings = {f["id"]: f for f in report["findings"]}
+    assert findings["disaster_recovery.failed_over"]["severity"] == "warning"
+    assert "failover records" in findings["disaster_recovery.failed_over"]["summary"]
+    assert findings["disaster_recovery.failed_over"]["status"] == "resolved"
+    (only,) = story["fo_records_failback"][record]
+    assert "Failover" not in only and only["ResourceRecords"] == [{"Value": "primary.voicehive.test."}]
+    assert only["TTL"] == 30
+    recovery = report["recovery"]
+    assert recovery["operation"] == "failback" and recovery["validated"] is True
+    assert recovery["site"] == "lab" and recovery["record_shape"] == "simple"
+    assert story["fo_records_failback"][RECORD] == story["records_after_again"][RECORD]
+
+
+def test_the_dr_runs_go_to_kubernetes_as_the_shipped_service_account(story):
+    """lab-dr is run as the ServiceAccount of docs/rbac/voicehive-remediation.yml (its Role in voicehive-dr);
+    conftest.py checks every request against the shipped rules after each test."""
+    made = {(r["verb"], r["resource"], r["namespace"] or r["name"]) for r in story["drill_requests"]}
+    for request in (
+        ("get", "namespaces", "voicehive-dr"),  # preflight
+        ("list", "pods", "voicehive-dr"),  # the site read
+        ("create", "leases", "voicehive-dr"),  # the site lock
+        ("update", "configmaps", "voicehive-dr"),  # the remediation budget of the drill's restores
+    ):
+        assert request in made, request

@@ -4,7 +4,7 @@
 
 The tests drive the collection exactly as a user does (ansible-playbook with
 inventories/lab) and read the outcome from the services themselves. Every
-playbook run against site lab goes to Kubernetes as the ServiceAccount of the
+playbook run against site lab or lab-dr goes to Kubernetes as the ServiceAccount of the
 shipped RBAC (docs/rbac/voicehive-remediation.yml) with a token of its own,
 as AWX runs it; conftest.py checks every request that account made against
 the shipped rules.
@@ -34,6 +34,8 @@ REQUEST_LOG = STATE / "kubesim" / "requests.jsonl"
 SA_USER = "system:serviceaccount:voicehive:voicehive-remediation"
 # the extra-vars that make a run use the ServiceAccount's token instead of the lab's admin kubeconfig
 AS_SERVICE_ACCOUNT: dict[str, str] = {}
+# the targets whose runs go as the ServiceAccount: both lab sites (lab-dr's namespace voicehive-dr has its own Role)
+SA_TARGETS = ("lab", "lab-dr", "lab,lab-dr", "voicehive")
 
 
 @dataclass
@@ -194,12 +196,12 @@ def run_playbook(
 ) -> PlaybookRun:
     """Run a playbook against the lab and collect the reports it wrote.
 
-    Runs on site lab use the shipped ServiceAccount's token unless the extra-vars name their own
+    Runs on site lab or lab-dr use the shipped ServiceAccount's token unless the extra-vars name their own
     Kubernetes credentials or `as_admin` asks for the lab's admin kubeconfig.
     """
     own_credentials = {"voicehive_kubeconfig", "voicehive_kube_api_key"} & set(extra_vars or {})
     as_admin = as_admin or os.environ.get("VOICEHIVE_TESTS_AS_ADMIN") == "1"  # to tell an RBAC problem from others
-    if target == "lab" and AS_SERVICE_ACCOUNT and not own_credentials and not as_admin:
+    if target in SA_TARGETS and AS_SERVICE_ACCOUNT and not own_credentials and not as_admin:
         extra_vars = {**AS_SERVICE_ACCOUNT, **(extra_vars or {})}
     report_dir = ROOT / "reports"
     before = set(report_dir.glob("*.json")) if report_dir.exists() else set()

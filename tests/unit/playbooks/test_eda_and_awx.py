@@ -96,7 +96,7 @@ def test_every_contract_alert_has_one_throttled_firing_rule_with_real_tags(actio
     templates = {t["name"]: t for t in yaml.safe_load(CONTROLLER.read_text())["controller_templates"]}
     categories = _playbook_categories()
     assert categories, "no category role found in playbooks/remediate.yml"
-    seen = []
+    seen, also = [], []
     for rule in _rules(action):
         match = ROUTE.match(rule["condition"])
         assert match, f"rule {rule['name']!r} does not match a firing alert by name: {rule['condition']!r}"
@@ -110,19 +110,28 @@ def test_every_contract_alert_has_one_throttled_firing_rule_with_real_tags(actio
             assert args["name"] == LAUNCHER and (ROOT / LAUNCHER).is_file()
             variables = args["extra_vars"]
             playbook, tags = variables["voicehive_eda_playbook"], variables["voicehive_eda_tags"]
+            target = variables.get("voicehive_eda_target")
         else:
             template = templates.get(args["name"])
             assert template, f"rule {rule['name']!r} launches an undefined template {args['name']!r}"
             assert template.get("ask_tags_on_launch") and template.get("ask_limit_on_launch"), args["name"]
             playbook = Path(template["playbook"]).stem
             tags, variables = args["job_args"]["job_tags"], args["job_args"]["extra_vars"]
-            assert args["job_args"]["limit"] == variables["voicehive_target"] == "{{ event.voicehive_site }}"
+            assert args["job_args"]["limit"] == variables["voicehive_target"]
+            target = variables["voicehive_target"]
+            target = None if target == "{{ event.voicehive_site }}" else target
         assert playbook in ("remediate", "diagnose") and (ROOT / f"playbooks/{playbook}.yml").is_file()
         assert ("(remediate)" in rule["name"]) == (playbook == "remediate"), rule["name"]
         assert set(tags.split(",")) <= categories, f"rule {rule['name']!r}: tags {tags} have no role"
         assert "voicehive_approved_actions" not in variables, "risky actions are never approved from an alert"
+        if target:  # a diagnosis on other sites besides the alert's own rule (the DR sites): never a remediation
+            assert playbook == "diagnose", rule["name"]
+            also.append((alert, target, tags))
+            continue
         seen.append(alert)
     assert len(seen) == len(set(seen)), f"an alert is answered twice: {seen}"
+    assert also == [("VoiceHiveServiceDown", "voicehive_dr", "disaster_recovery")], also
+    assert _rulebook(action)[0]["match_multiple_rules"] is True, "one event must reach both rules of its alert"
     assert set(seen) == CONTRACT_ALERTS, sorted(CONTRACT_ALERTS ^ set(seen))
 
 

@@ -68,6 +68,27 @@ def to_storage(res: Resource, obj: Obj) -> Obj:
     return obj
 
 
+def drop_nulls(value: Any) -> Any:
+    """What decoding into the API's Go types does to explicit JSON nulls: the field is unset.
+
+    A null on an optional field (``metadata.annotations: null``, ``env: null``, ``nodeSelector:
+    null``...) decodes to a nil map/slice/pointer, and the omitempty encoding never serves it back,
+    so an apiserver never stores or returns a null-valued field. Clients rely on that: kubernetes.core's
+    client-side apply reads ``metadata.get("annotations", {})`` and merges the stored object with
+    ``dict.get(key, {})``, which a stored null breaks. Keys whose value is null are removed at every
+    depth (list elements are kept: a null element is the validator's business).
+    """
+    if isinstance(value, dict):
+        for key in [k for k, v in value.items() if v is None]:
+            del value[key]
+        for item in value.values():
+            drop_nulls(item)
+    elif isinstance(value, list):
+        for item in value:
+            drop_nulls(item)
+    return value
+
+
 def to_version(res: Resource, obj: Obj) -> Obj:
     """Render a stored object for ``res``'s group/version (sets apiVersion/kind)."""
     if res.group == "events.k8s.io":
@@ -579,6 +600,7 @@ class Api:
         obj["kind"] = res.kind
         stamp_managed_fields(meta, manager, "Update", obj["apiVersion"])
         validate(res, obj)
+        drop_nulls(obj)
         apply_defaults(self.store, res, obj)
         if isinstance(obj.get("spec"), dict) and res.kind not in ("Namespace",):
             meta["generation"] = 1
@@ -645,6 +667,12 @@ class Api:
                     if field in old.get("spec", {}):
                         new["spec"][field] = old["spec"][field]
             validate(res, new, old)
+            # the client's nulls go; the stored status (kept above) is served as the controllers wrote it
+            for key in [k for k, v in new.items() if v is None]:
+                del new[key]
+            for key, value in new.items():
+                if key != "status" or not res.has_status:
+                    drop_nulls(value)
             apply_defaults(self.store, res, new)
             if "generation" in old["metadata"] and new.get("spec") != old.get("spec"):
                 new_meta["generation"] = old["metadata"]["generation"] + 1

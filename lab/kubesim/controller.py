@@ -465,6 +465,7 @@ class Controller:
             self._statefulset_status()
             self._daemonset_status()
             self._job_status()
+            self._finished_job_ttl()
             self._foreground_deletions()
             self._endpoints()
             self._autoscalers()
@@ -618,14 +619,20 @@ class Controller:
             want = int(sts["spec"].get("replicas", 1))
             revision = f"{name}-{template_hash(sts['spec']['template'])}"
             pods = {p["metadata"]["name"]: p for p in self._owned_pods(sts)}
+            strategy = sts["spec"].get("updateStrategy") or {}
+            partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+            # a RollingUpdate with a partition keeps (and re-creates) the ordinals below it at the
+            # current revision; OnDelete re-creates deleted pods at the update revision
+            kept = self._revision_owner(sts) if strategy.get("type") != "OnDelete" and partition else None
             for ordinal in range(want):
                 pod_name = f"{name}-{ordinal}"
                 if pod_name not in pods and self.store.peek("/pods", sts["metadata"]["namespace"], pod_name) is None:
+                    source = kept if kept is not None and ordinal < partition else sts
                     self._new_pod(
-                        sts,
+                        source,
                         pod_name,
                         {
-                            "controller-revision-hash": revision,
+                            "controller-revision-hash": f"{name}-{template_hash(source['spec']['template'])}",
                             "statefulset.kubernetes.io/pod-name": pod_name,
                             "apps.kubernetes.io/pod-index": str(ordinal),
                         },
@@ -636,11 +643,26 @@ class Controller:
                     self._delete_pod(sts, pod)
             current = [p for n, p in pods.items() if int(n.rsplit("-", 1)[-1]) < want]
             stale = [
-                p for p in current if (p["metadata"].get("labels") or {}).get("controller-revision-hash") != revision
+                p
+                for p in current
+                if (p["metadata"].get("labels") or {}).get("controller-revision-hash") != revision
+                and int(p["metadata"]["name"].rsplit("-", 1)[-1]) >= partition
             ]
+            if strategy.get("type") == "OnDelete":
+                continue
             if stale and all(pod_ready(p) for p in current):
                 stale.sort(key=lambda p: int(p["metadata"]["name"].rsplit("-", 1)[-1]), reverse=True)
                 self._delete_pod(sts, stale[0])
+
+    def _revision_owner(self, sts: Obj) -> Obj | None:
+        """The StatefulSet as of its status.currentRevision (its template from that ControllerRevision)."""
+        current = (sts.get("status") or {}).get("currentRevision")
+        cr = self.store.peek("apps/controllerrevisions", sts["metadata"]["namespace"], current) if current else None
+        template = copy.deepcopy(((cr or {}).get("data") or {}).get("spec", {}).get("template"))
+        if not isinstance(template, dict):
+            return None
+        template.pop("$patch", None)
+        return dict(sts, spec=dict(sts["spec"], template=template))
 
     def _kubelet(self) -> None:
         now = time.time()
@@ -1073,7 +1095,15 @@ class Controller:
             elif not finished:
                 status.setdefault("startTime", now)
                 completions = spec.get("completions")
-                if failed > int(spec.get("backoffLimit", 6)):
+                deadline = spec.get("activeDeadlineSeconds")
+                started = parse_time(status["startTime"])
+                running_for = (parse_time(now) - started).total_seconds() if started else 0  # type: ignore[operator]
+                if deadline is not None and running_for >= int(deadline):
+                    message = "Job was active longer than specified deadline"
+                    for ctype in ("FailureTarget", "Failed"):
+                        conditions.append(_cond(ctype, "DeadlineExceeded", message, now, old))
+                    self.event(job, "DeadlineExceeded", message, "Warning", component="job-controller")
+                elif failed > int(spec.get("backoffLimit", 6)):
                     for ctype in ("FailureTarget", "Failed"):
                         conditions.append(
                             _cond(
@@ -1115,6 +1145,26 @@ class Controller:
                 new = copy.deepcopy(job)
                 new["status"] = status
                 self.store.replace("batch/jobs", new)
+
+    def _finished_job_ttl(self) -> None:
+        """The TTL-after-finished controller: a finished Job goes ``ttlSecondsAfterFinished`` after it finished.
+
+        It is deleted with background propagation (the garbage collector removes its pods).
+        """
+        now = parse_time(now_rfc3339())
+        for (ns, name), job in list(self.store.objects["batch/jobs"].items()):
+            ttl = job["spec"].get("ttlSecondsAfterFinished")
+            if ttl is None or job["metadata"].get("deletionTimestamp") or not _job_finished(job):
+                continue
+            status = job.get("status") or {}
+            ends = [
+                parse_time(c.get("lastTransitionTime"))
+                for c in status.get("conditions") or []
+                if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            ]
+            finished = parse_time(status.get("completionTime")) or max((e for e in ends if e), default=None)
+            if finished is not None and now is not None and (now - finished).total_seconds() >= int(ttl):
+                self.store.delete("batch/jobs", ns, name)
 
     # ------------------------------------------------------------------------------------------ CronJob
     def _cronjobs(self) -> None:

@@ -3,7 +3,8 @@
 One playbook (one ansible-playbook run) in a scratch namespace: per kind create with ``wait: true``,
 scale, apply with diff, patch, ``wait_condition``, ``kubectl rollout status`` / ``kubectl wait``,
 rollout restart, then delete with each propagationPolicy; plus the namespace delete/re-create
-followed by a templated client-side apply with diff. The namespace is deleted at the end.
+followed by a templated client-side apply with diff, and a template with empty keys (explicit nulls)
+created without apply and then applied twice. The namespace is deleted at the end.
 """
 
 from __future__ import annotations
@@ -33,6 +34,24 @@ spec:
     - name: c
       image: busybox:1.36
       env: [{name: TIER, value: "{{ tier }}"}]
+"""
+
+# a template with keys left empty: YAML renders them as explicit nulls (metadata.annotations: null...)
+BLANK_POD_TEMPLATE = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: blank
+  namespace: {{ ns }}
+  labels:
+  annotations:
+spec:
+  nodeSelector:
+  containers:
+    - name: c
+      image: busybox:1.36
+      env:
+      resources:
 """
 
 WORKLOADS = """\
@@ -142,6 +161,11 @@ PLAYBOOK = """
       diff: true
       vars: {tier: "3"}
       register: solo_changed
+    - name: A template with empty keys, created without apply, then applied twice (stored nulls broke the apply)
+      kubernetes.core.k8s: {apply: "{{ item > 0 }}", template: blank.j2, wait: true}
+      diff: true
+      loop: [0, 1, 2]
+      register: blank
 
     - name: Create every workload kind (and an HPA) with wait - the Job waits until Complete
       kubernetes.core.k8s: {apply: true, template: workload.j2, wait: true, wait_timeout: 30}
@@ -235,6 +259,8 @@ PLAYBOOK = """
           - solo.results[0] is changed and solo.results[1] is not changed
           - solo_again is changed and solo_again.result.metadata.labels.tier == "2"
           - solo_changed is changed and solo_changed.diff.after.metadata.labels.tier == "3"
+          - blank.results | map(attribute='changed') | list == [true, true, false]
+          - blank.results[2].result.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'] is defined
           - created.result.results | length == 7
           - created.result.results | map(attribute='changed') is all
           - (created.result.results | selectattr('result.kind', 'eq', 'Job') | first).result.status.succeeded == 2
@@ -255,7 +281,7 @@ PLAYBOOK = """
           - out is search('REFERENCE +TARGETS')
           - deleted.results | map(attribute='changed') is all
           - left.resources | map(attribute='metadata.name') | select('match', 'agent-') | list | length == 1
-          - left.resources | map(attribute='metadata.name') | reject('match', 'agent-|solo') | list == []
+          - left.resources | map(attribute='metadata.name') | reject('match', 'agent-|solo|blank') | list == []
     - name: Clean up the scratch namespace
       kubernetes.core.k8s: {api_version: v1, kind: Namespace, name: "{{ ns }}", state: absent, wait: true}
 """
@@ -265,6 +291,7 @@ def test_workload_kinds_through_kubernetes_core_and_kubectl(kubesim: Any, tmp_pa
     if not ANSIBLE_PLAYBOOK.exists():
         pytest.skip("ansible-playbook is not installed in .venv")
     (tmp_path / "pod.j2").write_text(POD_TEMPLATE)
+    (tmp_path / "blank.j2").write_text(BLANK_POD_TEMPLATE)
     (tmp_path / "workload.j2").write_text(WORKLOADS)
     (tmp_path / "kubectl.sh").write_text(KUBECTL_SCRIPT)
     (tmp_path / "play.yml").write_text(textwrap.dedent(PLAYBOOK).replace("__KUBECTL__", KUBECTL))

@@ -26,6 +26,7 @@ PODS = discovery.lookup("", "v1", "pods")
 DS = discovery.lookup("apps", "v1", "daemonsets")
 DEPLOY = discovery.lookup("apps", "v1", "deployments")
 RS = discovery.lookup("apps", "v1", "replicasets")
+STS = discovery.lookup("apps", "v1", "statefulsets")
 JOBS = discovery.lookup("batch", "v1", "jobs")
 CRON = discovery.lookup("batch", "v1", "cronjobs")
 HPA2 = discovery.lookup("autoscaling", "v2", "horizontalpodautoscalers")
@@ -354,3 +355,101 @@ def test_controller_revisions_for_daemonset_history(world: Any) -> None:
     ctl.settle()
     assert revisions()[next(iter(first))] == 3
     assert row_for("ControllerRevision", cr)[1] == "daemonset.apps/agent"
+
+
+def ago(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds))
+
+
+def test_job_active_deadline_fails_it_and_terminates_its_pods(world: Any, monkeypatch: Any) -> None:
+    """activeDeadlineSeconds: once the Job has been active that long, its running pods are terminated and it
+    fails with reason DeadlineExceeded (FailureTarget, then Failed), whatever its backoffLimit."""
+    import kubesim.controller as controller_mod
+
+    monkeypatch.setattr(controller_mod, "JOB_FINISH", 3600)  # the pods keep running
+    store, api, ctl = world
+    slow = api.create(JOBS, "w", job("slow", activeDeadlineSeconds=30, parallelism=2, completions=4))
+    ctl.settle()
+    assert api.get(JOBS, "w", "slow")["status"]["active"] == 2 and len(pods_of(store, slow)) == 2
+    store.objects["batch/jobs"][("w", "slow")]["status"]["startTime"] = ago(31)  # 31 s later
+    ctl.settle()
+    status = api.get(JOBS, "w", "slow")["status"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["FailureTarget"]["reason"] == conditions["Failed"]["reason"] == "DeadlineExceeded"
+    assert conditions["Failed"]["message"] == "Job was active longer than specified deadline"
+    assert "active" not in status and "completionTime" not in status
+    assert pods_of(store, slow) == []
+    assert row_for("Job", api.get(JOBS, "w", "slow"))[1] == "Failed"
+
+
+def test_finished_job_ttl_deletes_it_with_its_pods(world: Any) -> None:
+    """ttlSecondsAfterFinished: the TTL-after-finished controller deletes a Job (cascading to its pods)
+    that many seconds after it finished; 0 deletes it as soon as it finishes; unset keeps it."""
+    store, api, ctl = world
+    for name, ttl in (("now", 0), ("later", 60), ("kept", None)):
+        api.create(JOBS, "w", job(name, **({} if ttl is None else {"ttlSecondsAfterFinished": ttl})))
+    ctl.settle()
+    age_pods(store)
+    ctl.settle()
+    names = {name for _, name in store.objects["batch/jobs"]}
+    assert names == {"later", "kept"}
+    job_pods = {p["metadata"]["labels"]["batch.kubernetes.io/job-name"] for p in store.objects["/pods"].values()}
+    assert job_pods == {"later", "kept"}
+    assert any(c["type"] == "Complete" for c in api.get(JOBS, "w", "later")["status"]["conditions"])
+    store.objects["batch/jobs"][("w", "later")]["status"]["completionTime"] = ago(61)
+    store.objects["batch/jobs"][("w", "kept")]["status"]["completionTime"] = ago(3600)
+    ctl.settle()
+    assert {name for _, name in store.objects["batch/jobs"]} == {"kept"}
+    assert {p["metadata"]["labels"]["batch.kubernetes.io/job-name"] for p in store.objects["/pods"].values()} == {
+        "kept"
+    }
+
+
+def test_statefulset_partitioned_rolling_update_and_ondelete(world: Any) -> None:
+    """RollingUpdate with a partition updates only the ordinals >= partition (a deleted pod below it comes
+    back at the current revision; currentRevision stays until all are updated); OnDelete replaces a pod
+    with the new template only when that pod is deleted."""
+    store, api, ctl = world
+    merge = "application/merge-patch+json"
+    spec = {
+        "replicas": 3,
+        "serviceName": "db",
+        "selector": {"matchLabels": {"app": "db"}},
+        "template": template({"app": "db"}),
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}},
+    }
+    api.create(STS, "w", {"metadata": {"name": "db"}, "spec": spec})
+    ctl.settle()
+
+    def revisions() -> dict[str, str]:
+        return {
+            p["metadata"]["name"]: p["metadata"]["labels"]["controller-revision-hash"]
+            for p in store.objects["/pods"].values()
+            if p["metadata"]["name"].startswith("db-")
+        }
+
+    rev1 = api.get(STS, "w", "db")["status"]["currentRevision"]
+    assert set(revisions().values()) == {rev1}
+    api.patch(STS, "w", "db", merge, {"spec": {"template": {"metadata": {"annotations": {"v": "2"}}}}})
+    ctl.settle(50)
+    status = api.get(STS, "w", "db")["status"]
+    rev2 = status["updateRevision"]
+    assert rev2 != rev1 and status["currentRevision"] == rev1 and status["updatedReplicas"] == 1
+    assert revisions() == {"db-0": rev1, "db-1": rev1, "db-2": rev2}
+    api.delete(PODS, "w", "db-0")
+    ctl.settle()
+    assert revisions()["db-0"] == rev1
+    assert "v" not in (store.objects["/pods"][("w", "db-0")]["metadata"].get("annotations") or {})
+    api.patch(STS, "w", "db", merge, {"spec": {"updateStrategy": {"rollingUpdate": {"partition": 0}}}})
+    ctl.settle(50)
+    assert set(revisions().values()) == {rev2}
+    assert api.get(STS, "w", "db")["status"]["currentRevision"] == rev2
+    api.patch(STS, "w", "db", merge,
+              {"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None},
+                        "template": {"metadata": {"annotations": {"v": "3"}}}}})  # fmt: skip
+    ctl.settle(50)
+    rev3 = api.get(STS, "w", "db")["status"]["updateRevision"]
+    assert rev3 != rev2 and set(revisions().values()) == {rev2}
+    api.delete(PODS, "w", "db-1")
+    ctl.settle()
+    assert revisions() == {"db-0": rev2, "db-1": rev3, "db-2": rev2}

@@ -383,7 +383,7 @@ class AWXState:
                 errors[field] = ["Not a valid string."]
         if not errors:
             errors.update(self._resource_rules(resource, merged, current))
-        if not errors and "name" in known and merged.get("name"):
+        if not errors and resource in UNIQUE_BY and merged.get("name"):
             errors.update(self._unique(resource, merged, current))
         if errors:
             raise HTTPError(400, errors)

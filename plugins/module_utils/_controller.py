@@ -234,6 +234,14 @@ def apply_object(
     and ``msg`` when the controller refused."""
     reconciler = Reconciler(params, api, check_mode, warn)
     verb = "remove" if params["state"] == "absent" else "apply"
+    if not params["controller_oauthtoken"] and not (params["controller_username"] and params["controller_password"]):
+        return dict(
+            failed=True,
+            changed=False,
+            actions=[],
+            msg=f"Cannot {verb} {params['kind']} {params['name']!r}: give controller_oauthtoken, or "
+            "controller_username and controller_password (nothing was sent to the controller)",
+        )
     try:
         result = reconciler.run()
     except ControllerError as exc:

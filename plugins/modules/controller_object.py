@@ -27,7 +27,19 @@ author:
   - VoiceHive SRE (@voicehive)
 extends_documentation_fragment:
   - voicehive.remediation.controller
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+  - ansible.builtin.action_common_attributes.flow
 attributes:
+  action:
+    support: full
+    details:
+      - The action plugin runs the module's code in the Ansible worker process on the controller node (it only talks
+        to the AWX API), without starting a module per object.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
   diff_mode:

@@ -94,3 +94,21 @@ def test_diagnose_template_on_a_healthy_site_carries_the_summary(tmp_path):
     assert run.status == "successful", run.stdout.read()[-3000:]
     assert run.rc == 0
     assert set(stats["voicehive_reports"]) == {"lab"}, stats
+
+
+@pytest.mark.usefixtures("clean_lab")
+def test_dr_templates_of_the_failover_workflow_on_a_healthy_lab(tmp_path):
+    """The workflow's first node (DR diagnose) and its restore node in check: on a healthy lab the primary answers,
+    so the restore is refused and nothing changes; the record is never switched by the restore template."""
+    run, stats = launch("VoiceHive - diagnose disaster recovery", tmp_path / "diagnose", limit="lab-dr")
+    assert run.status == "successful", run.stdout.read()[-3000:]
+    assert set(stats["voicehive_reports"]) == {"lab-dr"}, stats
+    answers = {"voicehive_approved_actions": ["restore_database", "restore_redis"]}
+    run, stats = launch(
+        "VoiceHive - DR failover restore", tmp_path / "restore", limit="lab-dr", job_type="check", answers=answers
+    )
+    assert run.status == "successful", run.stdout.read()[-3000:]
+    summary = stats["voicehive_reports"]["lab-dr"]
+    assert summary["outcome"] != "failed", summary
+    output = run.stdout.read()
+    assert "is healthy" in output and "a failover needs disaster_recovery_force=true" in output

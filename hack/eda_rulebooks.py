@@ -105,7 +105,7 @@ USAGE = {
 # limit:
 #   ansible-rulebook -r extensions/eda/rulebooks/alertmanager_awx.yml --controller-url https://awx.example \\
 #     --controller-token "$AWX_TOKEN" --vars eda-vars.yml
-# eda-vars.yml (all optional): voicehive_eda_host, voicehive_eda_port, voicehive_awx_organization (VoiceHive, the organization of awx/controller.yml).""",
+# eda-vars.yml (all optional): voicehive_eda_host, voicehive_eda_port, voicehive_awx_organization (VoiceHive).""",
 }
 
 

@@ -415,7 +415,7 @@ class Reconciler:
             self.credentials(obj_id)
         if self.params["workflow_nodes"] is not None:
             self.nodes(obj_id)
-        if not self.check or not self.actions:
+        if self.actions and not self.check:  # else the object as found (or as it was, in check mode)
             existing = self.api.request("GET", f"{endpoint}{obj_id}/")
         shown = {k: self.masked(k, v) for k, v in existing.items() if k not in ("related", "summary_fields")}
         return {"id": obj_id, "object": shown}

@@ -261,10 +261,10 @@ def validate_rrule(value: Any) -> str | None:
             if "DTSTART" in text
             else "DTSTART required in rrule. Value should start with: DTSTART:YYYYMMDDTHHMMSSZ"
         )
-    if not re.match(r"DTSTART(;TZID=[^:]+)?:\d{8}T\d{6}Z? ", text):
-        return "Valid DTSTART required in rrule. Value should start with: DTSTART:YYYYMMDDTHHMMSSZ"
     if len(re.findall(r"RRULE:", text)) != 1:
         return "RRULE required in rrule." if "RRULE:" not in text else "Multiple RRULEs are not supported."
+    if not re.match(r"DTSTART(;TZID=[^:]+)?:\d{8}T\d{6}Z? ", text):
+        return "Valid DTSTART required in rrule. Value should start with: DTSTART:YYYYMMDDTHHMMSSZ"
     if "FREQ=" not in text:
         return "FREQ required in rrule."
     if "FREQ=SECONDLY" in text:
@@ -758,7 +758,13 @@ class AWXHandler(JSONHandler):
 
     @route("GET", f"{API}/(?P<resource>[a-z_]+)/")
     def list_objects(self, resource: str) -> None:
-        """List a resource."""
+        """List a resource (``ping`` and ``me`` are answered here: this route's pattern is the longer one)."""
+        if resource == "ping":
+            self.ping()
+            return
+        if resource == "me":
+            self.me()
+            return
         self.page(self.resource_name(resource), list(self.state.table(resource).values()))
 
     @route("POST", f"{API}/(?P<resource>[a-z_]+)/")

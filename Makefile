@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 DEB_PKGS   := redis-server prometheus prometheus-alertmanager postgresql-15 postgresql-contrib-15 openjdk-17-jre-headless
 
 .PHONY: help setup deb-packages venv collection-link lint sanity unit integration \
-        molecule test demo lab-up lab-down lab-status bench build clean lock eda
+        molecule test demo lab-up lab-down lab-status bench build clean lock eda ee-context
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -104,6 +104,11 @@ bench: setup ## slow performance benchmarks (results in benchmarks/)
 build: setup ## build the collection tarball
 	$(BIN)/ansible-galaxy collection build --force --output-path $(ROOT)
 
+ee-context: setup ## the execution environment's build context in .ee/context (offline; then podman build .ee/context)
+	rm -rf .ee && mkdir -p .ee/collection
+	$(BIN)/ansible-galaxy collection build --force --output-path .ee/collection
+	$(BIN)/ansible-builder create -f execution-environment.yml -c .ee/context --output-filename Containerfile
+
 lock: ## regenerate constraints.txt from a fresh resolve of requirements-dev.txt
 	@pybin=$$(hack/find-python); tmp=$$(mktemp -d); $$pybin -m venv $$tmp; \
 	$$tmp/bin/pip install -q -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true; \
@@ -111,6 +116,6 @@ lock: ## regenerate constraints.txt from a fresh resolve of requirements-dev.txt
 
 clean: ## remove the venv, caches, build output and lab state (stops the lab first)
 	-[ -x lab/bin/lab ] && lab/bin/lab down
-	rm -rf $(VENV) .collections .pytest_cache .ruff_cache tests/output lab/.state reports \
+	rm -rf $(VENV) .collections .pytest_cache .ruff_cache tests/output lab/.state reports .ee \
 	       voicehive-remediation-*.tar.gz
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -121,7 +121,7 @@ USAGE = {
 # limit:
 #   ansible-rulebook -r extensions/eda/rulebooks/alertmanager_awx.yml --controller-url https://awx.example \\
 #     --controller-token "$AWX_TOKEN" --vars eda-vars.yml
-# eda-vars.yml (all optional): voicehive_eda_host, voicehive_eda_port, voicehive_awx_organization (Default).""",
+# eda-vars.yml (all optional): voicehive_eda_host, voicehive_eda_port, voicehive_awx_organization (VoiceHive).""",
 }
 
 
@@ -156,7 +156,7 @@ def rule(action: str, alert: str, title: str, playbook: str, tags: str, why: str
         lines += [
             "        run_job_template:",
             f"          name: {template}",
-            "          organization: \"{{ voicehive_awx_organization | default('Default') }}\"",
+            "          organization: \"{{ voicehive_awx_organization | default('VoiceHive') }}\"",
             "          job_args:",
             f"            job_tags: {tags}",
             f"            limit: {site}",

@@ -33,6 +33,8 @@ GENERATORS: dict[str, Any] = {
     "pagerduty_routing_key": lambda: _rand.token_hex(16),
     "aws_access_key": lambda: "AKIALAB" + _alnum(13).upper(),
     "aws_secret_key": lambda: _alnum(40),
+    "awx_token": lambda: _alnum(30),
+    "awx_admin_password": lambda: "Awx-" + _alnum(20),
 }
 
 

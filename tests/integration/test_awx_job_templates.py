@@ -10,6 +10,7 @@ event: the run summary must be there.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import ansible_runner
 import pytest
@@ -21,7 +22,16 @@ CONTROLLER = yaml.safe_load((ROOT / "awx/controller.yml").read_text())
 TEMPLATES = {t["name"]: t for t in CONTROLLER["controller_templates"]}
 
 
-def launch(name: str, tmp_path, *, limit: str = "lab", tags: str = "", job_type: str = "", answers: dict | None = None):
+def launch(
+    name: str,
+    tmp_path,
+    *,
+    limit: str = "lab",
+    tags: str = "",
+    job_type: str = "",
+    answers: dict | None = None,
+    as_service_account: bool = True,
+):
     """What AWX does on launch: template fields + launch-time answers (when the template asks) -> ansible-runner."""
     template = TEMPLATES[name]
     assert not tags or template.get("ask_tags_on_launch"), f"{name} does not ask for tags on launch"
@@ -31,7 +41,8 @@ def launch(name: str, tmp_path, *, limit: str = "lab", tags: str = "", job_type:
         if question.get("default") not in (None, ""):
             extravars[question["variable"]] = question["default"]
     extravars.update(answers or {})
-    extravars.update(vh_lab.AS_SERVICE_ACCOUNT)  # the credential's injectors
+    if as_service_account:  # the credential's injectors (the shipped ServiceAccount is the lab site's)
+        extravars.update(vh_lab.AS_SERVICE_ACCOUNT)
     job_type = job_type or template.get("job_type", "run")
     tags = tags or template.get("job_tags") or ""
     # ansible-runner drops its tags argument when cmdline is given: AWX-like, everything goes through cmdline
@@ -94,3 +105,29 @@ def test_diagnose_template_on_a_healthy_site_carries_the_summary(tmp_path):
     assert run.status == "successful", run.stdout.read()[-3000:]
     assert run.rc == 0
     assert set(stats["voicehive_reports"]) == {"lab"}, stats
+
+
+@pytest.mark.usefixtures("clean_lab")
+def test_dr_templates_of_the_failover_workflow_on_a_healthy_lab(tmp_path):
+    """The workflow's first node (DR diagnose) and its restore node in check: on a healthy lab the primary answers,
+    so the restore is refused and nothing changes. (The DR site's Kubernetes credential is the lab's admin one: the
+    shipped ServiceAccount's Role is the primary namespace's.)"""
+    run, stats = launch(
+        "VoiceHive - diagnose disaster recovery", tmp_path / "diagnose", limit="lab-dr", as_service_account=False
+    )
+    assert run.status == "successful", run.stdout.read()[-3000:]
+    assert set(stats["voicehive_reports"]) == {"lab-dr"}, stats
+    answers = {"voicehive_approved_actions": ["restore_database", "restore_redis"]}
+    run, stats = launch(
+        "VoiceHive - DR failover restore",
+        tmp_path / "restore",
+        limit="lab-dr",
+        job_type="check",
+        answers=answers,
+        as_service_account=False,
+    )
+    assert run.status == "successful", run.stdout.read()[-3000:]
+    summary = stats["voicehive_reports"]["lab-dr"]
+    assert summary["outcome"] != "failed", summary
+    report = Path(summary["report"]).with_suffix(".md").read_text()
+    assert "a failover needs disaster_recovery_force=true" in report, report[-3000:]

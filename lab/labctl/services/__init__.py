@@ -11,10 +11,12 @@ from .postgres import PostgresService
 from .redis_svc import RedisService
 from .sims import (
     ApaleoSim,
+    AWXSim,
     LiveKitSim,
     NotifySim,
     OrchestratorSim,
     apaleo_config,
+    awx_config,
     livekit_config,
     notify_config,
     orchestrator_config,
@@ -31,6 +33,7 @@ ALERTMANAGER = AlertmanagerService()
 MOTO = MotoService()
 APALEO = ApaleoSim("apaleo", "apaleo", 18081, apaleo_config)
 LIVEKIT = LiveKitSim("livekit", "livekit", 17880, livekit_config)
+AWX = AWXSim("awx", "awx", 18052, awx_config, health_path="/api/v2/ping/")
 NOTIFY = NotifySim("notify", "notify", 18099, notify_config)
 ORCHESTRATOR_PRIMARY = OrchestratorSim(
     "orchestrator-primary", "orchestrator", 18080, orchestrator_config("lab", "voicehive", 16379, 15432)
@@ -58,6 +61,7 @@ SERVICES: list[Service] = [
     APALEO,
     LIVEKIT,
     NOTIFY,
+    AWX,
 ]
 BY_NAME: dict[str, Service] = {svc.name: svc for svc in SERVICES}
 

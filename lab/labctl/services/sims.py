@@ -47,6 +47,19 @@ def livekit_config(svc: SimService, secrets: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def awx_config(svc: SimService, secrets: dict[str, str]) -> dict[str, Any]:
+    return {
+        "host": paths.HOST,
+        "port": svc.port,
+        "state_dir": str(svc.state),
+        "token": secrets["awx_token"],
+        "admin_password": secrets["awx_admin_password"],
+        "lab_token": secrets["apaleo_lab_token"],
+        # every project is this checkout: a job template's playbook must exist in it
+        "playbooks_root": str(paths.ROOT),
+    }
+
+
 def notify_config(svc: SimService, secrets: dict[str, str]) -> dict[str, Any]:
     return {"host": paths.HOST, "port": svc.port, "messages_file": str(svc.state / "messages.jsonl")}
 
@@ -165,6 +178,11 @@ class LiveKitSim(SimService):
 
     def reset(self, secrets: dict[str, str]) -> None:
         self.lab_post("/_lab/mode", secrets, {"mode": "normal"})
+
+
+class AWXSim(SimService):
+    def reset(self, secrets: dict[str, str]) -> None:
+        self.lab_post("/_lab/reset", secrets)
 
 
 class NotifySim(SimService):

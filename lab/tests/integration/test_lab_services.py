@@ -49,6 +49,7 @@ SERVICES = {
     "apaleo": 18081,
     "livekit": 17880,
     "notify": 18099,
+    "awx": 18052,
 }
 CONTRACT_ALERTS = {
     "VoiceHiveServiceDown": ("1m", "critical"),
@@ -84,6 +85,8 @@ SECRET_KEYS = (
     "apaleo_lab_token",
     "demo_user_password",
     "vault_unseal_key",
+    "awx_token",
+    "awx_admin_password",
 )
 
 
@@ -269,6 +272,7 @@ def test_kubesim_serves_the_voicehive_site_and_pod_logs(kube: KubeApi) -> None:
         ("http://127.0.0.1:18081/health", 200),
         ("http://127.0.0.1:17880/", 200),
         ("http://127.0.0.1:18099/health", 200),
+        ("http://127.0.0.1:18052/api/v2/ping/", 200),
     ],
 )
 def test_simulators_answer(running_lab: dict[str, str], url: str, expect: int) -> None:

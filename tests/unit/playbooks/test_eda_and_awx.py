@@ -221,3 +221,63 @@ def test_job_templates_name_real_playbooks_and_declared_survey_variables():
                 assert node["unified_job_template"] in names, (workflow["name"], node["identifier"])
     for schedule in controller.get("controller_schedules", []):
         assert schedule["unified_job_template"] in {t["name"] for t in controller["controller_templates"]}
+
+
+def test_workflow_nodes_exist_and_every_approved_run_waits_for_a_person():
+    controller = yaml.safe_load(CONTROLLER.read_text())
+    templates = {t["name"]: t for t in controller["controller_templates"]}
+    defaults = yaml.safe_load((ROOT / "roles/voicehive/defaults/main.yml").read_text())
+    collection_gated = set(defaults["voicehive_gated_actions"])
+    workflows = {w["name"]: w for w in controller["controller_workflows"]}
+    assert "VoiceHive - DR failover with approvals" in workflows
+    for workflow in workflows.values():
+        nodes = {n["identifier"]: n for n in workflow["simplified_workflow_nodes"]}
+        assert len(nodes) == len(workflow["simplified_workflow_nodes"]), workflow["name"]
+        parents: dict[str, set[str]] = {ident: set() for ident in nodes}
+        for ident, node in nodes.items():
+            assert ("approval_node" in node) != ("unified_job_template" in node), (workflow["name"], ident)
+            if "approval_node" in node:
+                assert node["approval_node"]["name"] and node["approval_node"]["timeout"] > 0, (workflow["name"], ident)
+            else:
+                assert node["unified_job_template"] in templates, (workflow["name"], ident)
+            for link in ("success_nodes", "failure_nodes", "always_nodes"):
+                for child in node.get(link, []):
+                    assert child in nodes, (workflow["name"], ident, link, child)
+                    parents[child].add(ident)
+        for ident, node in nodes.items():
+            if "approval_node" in node:
+                continue
+            template = templates[node["unified_job_template"]]
+            survey = {q["variable"]: q for q in (template.get("survey_spec") or {}).get("spec", [])}
+            extra = node.get("extra_data") or {}
+            for variable in extra:  # AWX accepts a node's variables as survey answers or when the template asks
+                assert variable in survey or template.get("ask_variables_on_launch"), (
+                    workflow["name"],
+                    ident,
+                    variable,
+                )
+            if node.get("job_type"):
+                assert template.get("ask_job_type_on_launch"), (workflow["name"], ident)
+            approved = set(extra.get("voicehive_approved_actions") or [])
+            assert approved <= collection_gated, (workflow["name"], ident, sorted(approved - collection_gated))
+            assert approved <= set(survey.get("voicehive_approved_actions", {}).get("choices", [])), (
+                workflow["name"],
+                ident,
+            )
+            if approved and node.get("job_type") != "check":  # a run that may take gated actions: a person said yes
+                assert parents[ident], (workflow["name"], ident)
+                assert all("approval_node" in nodes[p] for p in parents[ident]), (workflow["name"], ident)
+    dr = {n["identifier"]: n for n in workflows["VoiceHive - DR failover with approvals"]["simplified_workflow_nodes"]}
+    dns_nodes = [
+        i
+        for i, n in dr.items()
+        if "dns_failover" in (n.get("extra_data") or {}).get("voicehive_approved_actions", [])
+        and n.get("job_type") != "check"
+    ]
+    restore_nodes = [i for i, n in dr.items() if n.get("unified_job_template") == "VoiceHive - DR failover restore"]
+    assert len(dns_nodes) == 1 and len(restore_nodes) == 1
+    # the DNS change comes after the restore, with an approval node of its own in between
+    approval = [p for p in dr if dns_nodes[0] in dr[p].get("success_nodes", [])]
+    assert len(approval) == 1 and "approval_node" in dr[approval[0]]
+    assert approval[0] in dr[restore_nodes[0]].get("success_nodes", [])
+    assert templates["VoiceHive - DR failover restore"]["extra_vars"]["disaster_recovery_switch_dns"] is False

@@ -13,10 +13,13 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from vh_lab import (
     ROOT,
+    RUN_OUTPUTS,
     STATE,
     apply_shipped_rbac,
     fault,
     lab,
+    notifications,
+    secret_leaks,
     start_service_account_checks,
     unchecked_service_account_problems,
 )
@@ -39,6 +42,28 @@ def only_the_shipped_rbac(lab_up):
     yield
     problems = unchecked_service_account_problems()
     assert not problems, "as the ServiceAccount of docs/rbac/voicehive-remediation.yml:\n" + "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_any_output(lab_up, secrets):
+    """No lab secret (secrets.json, and the ServiceAccount's token) appears in anything a playbook run of the
+    test printed or wrote: its console output, its reports (JSON and Markdown) and the notifications the lab
+    received during the test (a module-scoped story's runs count with the first test that uses it)."""
+    yield
+    texts = list(RUN_OUTPUTS)
+    if texts:
+        # a PagerDuty event carries its routing key: the Events API needs it (as an HTTP API needs its
+        # Authorization header); everything else of every message is scanned
+        messages = [
+            {**m, "body": {k: v for k, v in m["body"].items() if k != "routing_key"}}
+            if m.get("channel") == "pagerduty" and isinstance(m.get("body"), dict)
+            else m
+            for m in notifications()
+        ]
+        texts.append(("notifications", json.dumps(messages)))
+    leaks = secret_leaks(texts, secrets)
+    RUN_OUTPUTS.clear()
+    assert not leaks, "secret values in the output of this test's playbook runs:\n" + "\n".join(leaks)
 
 
 @pytest.fixture

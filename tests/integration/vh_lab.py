@@ -226,8 +226,28 @@ def run_playbook(
     full_env.update(env or {})
     out = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
     after = set(report_dir.glob("*.json")) if report_dir.exists() else set()
-    reports = [json.loads(p.read_text()) for p in sorted(after - before, key=lambda p: p.stat().st_mtime)]
+    written = sorted(after - before, key=lambda p: p.stat().st_mtime)
+    reports = [json.loads(p.read_text()) for p in written]
+    # for the secret scan of every test (conftest.py): the console, and each report as JSON and Markdown
+    RUN_OUTPUTS.append((f"{playbook} {' '.join(args)}".strip() + " (console)", out.stdout + out.stderr))
+    for path in written:
+        for each in (path, path.with_suffix(".md")):
+            if each.exists():
+                RUN_OUTPUTS.append((f"{playbook}: {each.name}", each.read_text()))
     return PlaybookRun(out.returncode, out.stdout, out.stderr, reports)
+
+
+# every playbook run's console output and reports, as (what, text), for the secret scan of conftest.py
+RUN_OUTPUTS: list[tuple[str, str]] = []
+# the lab's secrets.json entries that are identifiers, not secrets: they may appear in output
+NOT_SECRET = {"apaleo_client_id", "aws_access_key", "livekit_api_key"}
+
+
+def secret_leaks(texts: list[tuple[str, str]], secrets: dict) -> list[str]:
+    """Where any lab secret's value appears in the texts: "<secret name> in <what>" for each."""
+    values = {k: v for k, v in secrets.items() if k not in NOT_SECRET and isinstance(v, str) and len(v) >= 6}
+    values.update((f"ServiceAccount token {k}", v) for k, v in AS_SERVICE_ACCOUNT.items() if "api_key" in k and v)
+    return [f"{name} in {what}" for what, text in texts for name, value in values.items() if value in text]
 
 
 def notifications(channel: str | None = None) -> list[dict]:

@@ -39,6 +39,7 @@ import urllib.request
 from ansible_collections.voicehive.remediation.plugins.module_utils._http import (
     BODY_LIMIT,
     USER_AGENT,
+    RedirectHTTPSHandler,
     Unreachable,
     ssl_context,
 )
@@ -129,8 +130,8 @@ def send(
         )
         if url.lower().startswith("https:"):
             opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context or ssl_context()))
-        else:
-            opener = urllib.request.build_opener()
+        else:  # a context only if redirected to https:// (build_opener()'s own handler makes one every time)
+            opener = urllib.request.build_opener(RedirectHTTPSHandler())
         with opener.open(request, timeout=timeout) as response:
             return Response(response.status, response.read(BODY_LIMIT), _lower(response.headers))
     except urllib.error.HTTPError as exc:

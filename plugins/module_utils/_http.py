@@ -20,6 +20,7 @@ included) and raise ``Unreachable`` when nothing answered (refused, timed out, T
 from __future__ import annotations
 
 import functools
+import http.client
 import ssl
 import typing as t
 import urllib.error
@@ -50,9 +51,20 @@ def ssl_context(
 
 @functools.lru_cache(maxsize=1)
 def _default_https_context() -> ssl.SSLContext:
-    """A verifying context for where an http:// request may be redirected to, made once per process: loading the
-    system CAs takes tens of milliseconds, which ``build_opener()`` would spend on every plain-HTTP request."""
+    """A verifying context for where an http:// request may be redirected to, made once per process."""
     return ssl.create_default_context()
+
+
+class RedirectHTTPSHandler(urllib.request.HTTPSHandler):
+    """The HTTPS handler of a plain-HTTP request: it makes the verifying context only if a redirect leads to
+    https://. Loading the system CAs takes tens of milliseconds, which ``HTTPSHandler()`` (and ``build_opener()``,
+    which adds one) would spend on every plain-HTTP request, in every worker process of a run."""
+
+    def __init__(self) -> None:  # pylint: disable=super-init-not-called
+        urllib.request.AbstractHTTPHandler.__init__(self)  # not HTTPSHandler's: it makes a context
+
+    def https_open(self, req):
+        return self.do_open(http.client.HTTPSConnection, req, context=_default_https_context())
 
 
 def request(
@@ -84,7 +96,7 @@ def request(
             handlers.append(urllib.request.ProxyHandler(proxies))
         if url.lower().startswith("https:"):
             context = context or ssl_context(validate_certs, ca_path, client_cert, client_key)
-        handlers.append(urllib.request.HTTPSHandler(context=context or _default_https_context()))
+        handlers.append(urllib.request.HTTPSHandler(context=context) if context else RedirectHTTPSHandler())
         opener = urllib.request.build_opener(*handlers)
         with opener.open(request, timeout=timeout) as response:
             return response.status, response.read(BODY_LIMIT)

@@ -281,3 +281,19 @@ def test_workflow_nodes_exist_and_every_approved_run_waits_for_a_person():
     assert len(approval) == 1 and "approval_node" in dr[approval[0]]
     assert approval[0] in dr[restore_nodes[0]].get("success_nodes", [])
     assert templates["VoiceHive - DR failover restore"]["extra_vars"]["disaster_recovery_switch_dns"] is False
+
+
+def test_every_category_has_a_diagnose_and_a_remediate_template():
+    """One diagnose and one remediate template per category, run with its tags (disaster recovery has its own
+    playbooks: its diagnose template and the DR templates)."""
+    templates = yaml.safe_load(CONTROLLER.read_text())["controller_templates"]
+    by_playbook: dict[str, set[str]] = {}
+    for template in templates:
+        if template.get("job_tags"):
+            by_playbook.setdefault(template["playbook"], set()).add(template["job_tags"])
+    categories = _playbook_categories()
+    assert categories <= by_playbook["playbooks/diagnose.yml"], sorted(
+        categories - by_playbook["playbooks/diagnose.yml"]
+    )
+    missing = categories - {"disaster_recovery"} - by_playbook["playbooks/remediate.yml"]
+    assert not missing, f"no remediate template for {sorted(missing)}"

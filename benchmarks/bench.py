@@ -87,6 +87,49 @@ def sweep(rounds: int, only: list[str]) -> dict[str, list[float]]:
     return times
 
 
+# One lab fault per category for the faulted sweep (disaster_recovery's complete-failure is the DR site's: the
+# sweep's target is the primary site, lab).
+FAULTS = {
+    "authentication": "login-401-jwt-secret",
+    "circuit_breakers": "breaker-stuck-open",
+    "database": "db-connection-failure",
+    "livekit": "livekit-down",
+    "memory": "memory-leak",
+    "monitoring": "missing-metrics",
+    "network": "service-discovery",
+    "performance": "high-latency",
+    "pms_connector": "pms-connector-outage",
+    "rate_limiting": "rate-limit-legit",
+    "security": "suspicious-activity",
+}
+
+
+def newest_report() -> dict:
+    reports = sorted((ROOT / "reports").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(reports[-1].read_text()) if reports else {}
+
+
+def faulted(rounds: int, only: list[str]) -> dict[str, list[float]]:
+    """The whole-site diagnose.yml with one category's fault injected, paired with ping in each round. Each run
+    must have found a finding of the fault's category (else the figure would time a diagnosis that missed it)."""
+    faults = {c: f for c, f in FAULTS.items() if not only or c in only}
+    diagnose = [*PLAYBOOK, "playbooks/diagnose.yml"]
+    times: dict[str, list[float]] = {"ping": [], **{c: [] for c in faults}}
+    for r in range(rounds):
+        times["ping"].append(timed(commands()["ping"]))
+        for category, fault in faults.items():
+            lab("lab", "reset")
+            lab("fault", "inject", fault)
+            times[category].append(timed(diagnose))
+            found = {f["category"] for f in newest_report().get("findings", [])}
+            if category not in found:
+                sys.exit(f"bench: diagnose.yml with {fault} injected found no {category} finding (found {found})")
+        shown = ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
+        print(f"faulted round {r + 1}/{rounds}: {shown}", flush=True)
+    lab("lab", "reset")
+    return times
+
+
 def remediation(rounds: int) -> list[float]:
     """remediate.yml --tags circuit_breakers from an injected breaker-stuck-open to verified."""
     cmd = [*PLAYBOOK, "playbooks/remediate.yml", "--tags", "circuit_breakers"]
@@ -109,12 +152,21 @@ def redis_scan() -> list[str]:
     return [line for line in out.stdout.splitlines() if line.startswith("|")]
 
 
-def rate_limits() -> list[str]:
-    """The rows of benchmarks/rate_limits_200k.py: one trusted client among 200,000 keys, under a latency probe."""
-    out = subprocess.run([str(BIN / "python"), "benchmarks/rate_limits_200k.py"], cwd=ROOT, env=env(),
+def redis_scale(rounds: int) -> list[str]:
+    """The rows of benchmarks/redis_1m.py: 1,000,000 keys, the collection's SCAN-based steps beside the guide's KEYS."""
+    out = subprocess.run([str(BIN / "python"), "benchmarks/redis_1m.py", "--rounds", str(rounds)], cwd=ROOT, env=env(),
                          capture_output=True, text=True, check=False)  # fmt: skip
     if out.returncode != 0:
-        sys.exit(f"bench: benchmarks/rate_limits_200k.py failed:\n{out.stdout}{out.stderr}")
+        sys.exit(f"bench: benchmarks/redis_1m.py failed:\n{out.stdout}{out.stderr}")
+    return [line for line in out.stdout.splitlines() if line.startswith("|")]
+
+
+def sites(rounds: int) -> list[str]:
+    """The rows of benchmarks/sites.py: the whole-site diagnose against 1, 4 and 8 sites."""
+    out = subprocess.run([str(BIN / "python"), "benchmarks/sites.py", "--rounds", str(rounds)], cwd=ROOT, env=env(),
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    if out.returncode != 0:
+        sys.exit(f"bench: benchmarks/sites.py failed:\n{out.stdout}{out.stderr}")
     return [line for line in out.stdout.splitlines() if line.startswith("|")]
 
 
@@ -129,7 +181,13 @@ def machine() -> str:
 
 
 def render(
-    times: dict[str, list[float]], remediate: list[float], scans: list[str], limits: list[str], rounds: int
+    times: dict[str, list[float]],
+    faults: dict[str, list[float]],
+    remediate: list[float],
+    scans: list[str],
+    limits: list[str],
+    many: list[str],
+    rounds: int,
 ) -> str:
     ping = times["ping"]
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")  # noqa: UP017
@@ -167,6 +225,26 @@ def render(
             if key in times:
                 extra = statistics.median(x - y for x, y in zip(times[key], times["framework"], strict=True))
                 lines.append(f"| {category} | {extra:+.2f} s |")
+    if faults:
+        lines += [
+            "",
+            "## Whole-site diagnose with one fault injected",
+            "",
+            "Each round: ping, then for each category `lab/bin/lab reset; lab/bin/fault inject <fault>` and the",
+            "whole-site `diagnose.yml`, which must find the category's finding. Healthy: the `diagnose` row above.",
+            "",
+            "| category | fault | median | x ping | command |",
+            "|---|---|---|---|---|",
+        ]
+        for category, secs in faults.items():
+            if category == "ping":
+                continue
+            lines.append(
+                f"| {category} | {FAULTS[category]} | {statistics.median(secs):.2f} s "
+                f"| {median_ratio(secs, faults['ping']):.2f} "
+                f"| `lab/bin/fault inject {FAULTS[category]}; "
+                "ansible-playbook -i inventories/lab -e voicehive_target=lab playbooks/diagnose.yml` |"
+            )
     if remediate:
         lines += [
             "",
@@ -183,17 +261,34 @@ def render(
     if limits:
         lines += [
             "",
-            "## Rate limits among 200,000 keys (issue 10)",
+            "## Redis at 1,000,000 keys (issue 16)",
             "",
-            "195,000 unrelated keys and 5,000 other clients' counters in the orchestrator's Redis, rate-limit-legit",
-            "injected; Redis's SLOWLOG (10 ms) and a PING probe every 2 ms run alongside.",
+            "50,000 sessions, 50,000 refresh tokens, 5,000 other clients' rate-limit counters and unrelated",
+            "keys in the orchestrator's Redis (1,000,000 in all), rate-limit-legit injected. During each step a",
+            "probe sends PING every 2 ms (its longest round trip: how long a client waited, plus this machine's",
+            "scheduling) and SLOWLOG records every command over 1 ms (the longest: Redis's own figure). Medians",
+            "of the rounds; the longest over all rounds.",
             "",
-            "| what | figure | command |",
-            "|---|---|---|",
+            "| step | median | longest PING | longest command | command |",
+            "|---|---|---|---|---|",
             *limits,
         ]
+    if many:
+        lines += [
+            "",
+            "## Many sites (issue 16)",
+            "",
+            "The whole-site `diagnose.yml` on 1, 4 and 8 sites in one run. Site 1 is the lab site; the others share",
+            "the lab's services, each with its own namespace (a copy of the lab site's objects). x ping: against",
+            "`benchmarks/ping.yml` on the same sites in the same round; x 1 site: against the one-site diagnose.",
+            "",
+            "| sites | forks | median | ping, same sites | x ping | x 1 site | command |",
+            "|---|---|---|---|---|---|---|",
+            *many,
+        ]
     lines += ["", "Raw seconds per round:", "", "```json", json.dumps({k: [round(x, 3) for x in v] for k, v in
-              dict(times, remediate=remediate).items()}, indent=1), "```", ""]  # fmt: skip
+              dict(times, remediate=remediate, **{f"faulted {k}": v for k, v in faults.items()}).items()},
+              indent=1), "```", ""]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -202,17 +297,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_RUNS", "7")))
     parser.add_argument("--only", nargs="*", default=[], help="measure only these rows (ping always)")
     parser.add_argument("--no-remediation", action="store_true")
+    parser.add_argument("--no-faults", action="store_true", help="skip the whole-site diagnose with one fault each")
     parser.add_argument("--no-scan", action="store_true", help="skip the Redis SCAN figures")
-    parser.add_argument("--no-rate-limits", action="store_true", help="skip the 200,000-key rate-limit figures")
+    parser.add_argument("--no-sites", action="store_true", help="skip the 1, 4 and 8 sites figures")
+    parser.add_argument("--no-redis-1m", action="store_true", help="skip the 1,000,000-key Redis figures")
     parser.add_argument("--no-write", action="store_true", help="print, do not rewrite benchmarks/results.md")
     args = parser.parse_args()
     if args.rounds < 5 and not args.no_write:
         sys.exit("bench: results.md needs at least 5 rounds")
     times = sweep(args.rounds, args.only)
+    faults = {} if args.no_faults else faulted(args.rounds, args.only)
     remediate = [] if args.no_remediation else remediation(args.rounds)
     scans = [] if args.no_scan else redis_scan()
-    limits = [] if args.no_rate_limits else rate_limits()
-    text = render(times, remediate, scans, limits, args.rounds)
+    limits = [] if args.no_redis_1m else redis_scale(args.rounds)
+    many = [] if args.no_sites else sites(args.rounds)
+    text = render(times, faults, remediate, scans, limits, many, args.rounds)
     if args.no_write:
         print(text)
     else:

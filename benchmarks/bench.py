@@ -143,30 +143,12 @@ def remediation(rounds: int) -> list[float]:
     return times
 
 
-def redis_scan() -> list[str]:
-    """The rows of benchmarks/redis_scan.py: breaker discovery by SCAN among many unrelated keys."""
-    out = subprocess.run([str(BIN / "python"), "benchmarks/redis_scan.py"], cwd=ROOT, env=env(), capture_output=True,
-                         text=True, check=False)  # fmt: skip
-    if out.returncode != 0:
-        sys.exit(f"bench: benchmarks/redis_scan.py failed:\n{out.stdout}{out.stderr}")
-    return [line for line in out.stdout.splitlines() if line.startswith("|")]
-
-
-def redis_scale(rounds: int) -> list[str]:
-    """The rows of benchmarks/redis_1m.py: 1,000,000 keys, the collection's SCAN-based steps beside the guide's KEYS."""
-    out = subprocess.run([str(BIN / "python"), "benchmarks/redis_1m.py", "--rounds", str(rounds)], cwd=ROOT, env=env(),
+def script_rows(script: str, *args: str) -> list[str]:
+    """The Markdown table rows a benchmarks/ script prints (it exits non-zero when a check failed)."""
+    out = subprocess.run([str(BIN / "python"), f"benchmarks/{script}", *args], cwd=ROOT, env=env(),
                          capture_output=True, text=True, check=False)  # fmt: skip
     if out.returncode != 0:
-        sys.exit(f"bench: benchmarks/redis_1m.py failed:\n{out.stdout}{out.stderr}")
-    return [line for line in out.stdout.splitlines() if line.startswith("|")]
-
-
-def sites(rounds: int) -> list[str]:
-    """The rows of benchmarks/sites.py: the whole-site diagnose against 1, 4 and 8 sites."""
-    out = subprocess.run([str(BIN / "python"), "benchmarks/sites.py", "--rounds", str(rounds)], cwd=ROOT, env=env(),
-                         capture_output=True, text=True, check=False)  # fmt: skip
-    if out.returncode != 0:
-        sys.exit(f"bench: benchmarks/sites.py failed:\n{out.stdout}{out.stderr}")
+        sys.exit(f"bench: benchmarks/{script} failed:\n{out.stdout}{out.stderr}")
     return [line for line in out.stdout.splitlines() if line.startswith("|")]
 
 
@@ -308,9 +290,9 @@ def main() -> None:
     times = sweep(args.rounds, args.only)
     faults = {} if args.no_faults else faulted(args.rounds, args.only)
     remediate = [] if args.no_remediation else remediation(args.rounds)
-    scans = [] if args.no_scan else redis_scan()
-    limits = [] if args.no_redis_1m else redis_scale(args.rounds)
-    many = [] if args.no_sites else sites(args.rounds)
+    scans = [] if args.no_scan else script_rows("redis_scan.py")  # breaker discovery among many keys
+    limits = [] if args.no_redis_1m else script_rows("redis_1m.py", "--rounds", str(args.rounds))
+    many = [] if args.no_sites else script_rows("sites.py", "--rounds", str(args.rounds))
     text = render(times, faults, remediate, scans, limits, many, args.rounds)
     if args.no_write:
         print(text)

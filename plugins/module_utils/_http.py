@@ -55,13 +55,17 @@ def _default_https_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+_NOT_YET = object()
+
+
 class RedirectHTTPSHandler(urllib.request.HTTPSHandler):
     """The HTTPS handler of a plain-HTTP request: it makes the verifying context only if a redirect leads to
     https://. Loading the system CAs takes tens of milliseconds, which ``HTTPSHandler()`` (and ``build_opener()``,
     which adds one) would spend on every plain-HTTP request, in every worker process of a run."""
 
-    def __init__(self) -> None:  # pylint: disable=super-init-not-called
-        urllib.request.AbstractHTTPHandler.__init__(self)  # not HTTPSHandler's: it makes a context
+    def __init__(self) -> None:
+        # a placeholder, not None: given None, HTTPSHandler (Python >= 3.12) loads the CAs right away
+        super().__init__(context=t.cast(ssl.SSLContext, _NOT_YET))
 
     def https_open(self, req):
         return self.do_open(http.client.HTTPSConnection, req, context=_default_https_context())

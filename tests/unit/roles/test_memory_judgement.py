@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import time
 from pathlib import Path
 
 import pytest
@@ -83,11 +85,15 @@ def judge(pod: dict, events: list | None = None) -> dict:
 
 @pytest.mark.parametrize("seconds_ago", [0, 5, 899])
 def test_a_crash_loop_restarted_within_the_window_is_rising(seconds_ago):
-    """0 s ago is a restart in the same second as the read (a macro's native 0 once read as 'no restart')."""
+    """0 s ago is a restart in the same second as the read (a macro's native 0 once read as 'no restart').
+    The template reads the clock itself: the bound allows for the seconds the judgement took (make test runs the
+    unit tests at nice 19 beside the integration, where the first template took 3 s once)."""
+    started = time.monotonic()
     verdict = judge(agent_pod(3, {"state": "terminated", "reason": "Error", "finished_at": at(seconds_ago)}))
+    took = math.ceil(time.monotonic() - started)
     assert verdict["problems"] == ["memory.restarts_rising"]
     (entry,) = verdict["restarting"]
-    assert entry["trend"] == "rising" and entry["seconds_since_restart"] in (seconds_ago, seconds_ago + 1)
+    assert entry["trend"] == "rising" and seconds_ago <= entry["seconds_since_restart"] <= seconds_ago + 1 + took
     assert entry["restarts_per_hour"] == 3.0 and entry["last_termination"] == "Error"
 
 

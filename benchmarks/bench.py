@@ -104,14 +104,16 @@ FAULTS = {
 }
 
 
-def newest_report() -> dict:
+def found_by(_elapsed: float) -> set[str]:
+    """The categories with findings in the newest report (the run just timed)."""
     reports = sorted((ROOT / "reports").glob("*.json"), key=lambda p: p.stat().st_mtime)
-    return json.loads(reports[-1].read_text()) if reports else {}
+    return {f["category"] for f in json.loads(reports[-1].read_text())["findings"]} if reports else set()
 
 
 def faulted(rounds: int, only: list[str]) -> dict[str, list[float]]:
-    """The whole-site diagnose.yml with one category's fault injected, paired with ping in each round. Each run
-    must have found a finding of the fault's category (else the figure would time a diagnosis that missed it)."""
+    """The whole-site diagnose.yml with one category's fault injected, once the fault shows, paired with ping in each
+    round. Each run must have found a finding of the fault's category (else it would time a diagnosis that missed
+    it)."""
     faults = {c: f for c, f in FAULTS.items() if not only or c in only}
     diagnose = [*PLAYBOOK, "playbooks/diagnose.yml"]
     times: dict[str, list[float]] = {"ping": [], **{c: [] for c in faults}}
@@ -120,9 +122,15 @@ def faulted(rounds: int, only: list[str]) -> dict[str, list[float]]:
         for category, fault in faults.items():
             lab("lab", "reset")
             lab("fault", "inject", fault)
+            # some faults show only after the services notice them (a Prometheus scrape, a pod restart): unmeasured
+            # diagnoses of the category until it is seen, then the measured whole-site one
+            deadline = time.monotonic() + 90
+            while category not in found_by(timed([*diagnose, "--tags", category])):
+                if time.monotonic() > deadline:
+                    sys.exit(f"bench: diagnose.yml --tags {category} never found {fault} within 90 s")
+                time.sleep(2)
             times[category].append(timed(diagnose))
-            found = {f["category"] for f in newest_report().get("findings", [])}
-            if category not in found:
+            if category not in (found := found_by(0.0)):
                 sys.exit(f"bench: diagnose.yml with {fault} injected found no {category} finding (found {found})")
         shown = ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
         print(f"faulted round {r + 1}/{rounds}: {shown}", flush=True)
@@ -212,8 +220,9 @@ def render(
             "",
             "## Whole-site diagnose with one fault injected",
             "",
-            "Each round: ping, then for each category `lab/bin/lab reset; lab/bin/fault inject <fault>` and the",
-            "whole-site `diagnose.yml`, which must find the category's finding. Healthy: the `diagnose` row above.",
+            "Each round: ping, then for each category `lab/bin/lab reset; lab/bin/fault inject <fault>`, unmeasured",
+            "`diagnose.yml --tags <category>` until the fault shows, and the measured whole-site `diagnose.yml`,",
+            "which must find the category's finding. Healthy: the `diagnose` row above.",
             "",
             "| category | fault | median | x ping | command |",
             "|---|---|---|---|---|",

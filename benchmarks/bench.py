@@ -21,14 +21,12 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = ROOT / ".venv" / "bin"
+from _common import BIN, LAB, ROOT, run, timed
+
 RESULTS = ROOT / "benchmarks" / "results.md"
 # sections measured by other means (the EDA end-to-end test), kept when make bench rewrites the file
 KEPT = "## Event-Driven Ansible"
-LAB = ROOT / "lab" / "bin"
 PLAYBOOK = [str(BIN / "ansible-playbook"), "-i", "inventories/lab", "-e", "voicehive_target=lab"]
 
 
@@ -48,30 +46,8 @@ def commands() -> dict[str, list[str]]:
     return out
 
 
-def env() -> dict[str, str]:
-    return dict(
-        os.environ,
-        PATH=f"{BIN}:{os.environ['PATH']}",
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
-    )
-
-
-def timed(cmd: list[str], ok_codes: tuple[int, ...] = (0,)) -> float:
-    start = time.perf_counter()
-    out = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if out.returncode not in ok_codes:
-        sys.exit(f"bench: {' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
-    return elapsed
-
-
 def lab(*args: str) -> None:
-    out = subprocess.run(
-        [str(LAB / args[0]), *args[1:]], cwd=ROOT, env=env(), capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        sys.exit(f"bench: lab/bin/{' '.join(args)} failed:\n{out.stdout}{out.stderr}")
+    run([str(LAB / args[0]), *args[1:]])
 
 
 def sweep(rounds: int, only: list[str]) -> dict[str, list[float]]:
@@ -104,7 +80,7 @@ FAULTS = {
 }
 
 
-def found_by(_elapsed: float) -> set[str]:
+def found_by() -> set[str]:
     """The categories with findings in the newest report (the run just timed)."""
     reports = sorted((ROOT / "reports").glob("*.json"), key=lambda p: p.stat().st_mtime)
     return {f["category"] for f in json.loads(reports[-1].read_text())["findings"]} if reports else set()
@@ -125,12 +101,14 @@ def faulted(rounds: int, only: list[str]) -> dict[str, list[float]]:
             # some faults show only after the services notice them (a Prometheus scrape, a pod restart): unmeasured
             # diagnoses of the category until it is seen, then the measured whole-site one
             deadline = time.monotonic() + 90
-            while category not in found_by(timed([*diagnose, "--tags", category])):
+            run([*diagnose, "--tags", category])
+            while category not in found_by():
                 if time.monotonic() > deadline:
                     sys.exit(f"bench: diagnose.yml --tags {category} never found {fault} within 90 s")
                 time.sleep(2)
+                run([*diagnose, "--tags", category])
             times[category].append(timed(diagnose))
-            if category not in (found := found_by(0.0)):
+            if category not in (found := found_by()):
                 sys.exit(f"bench: diagnose.yml with {fault} injected found no {category} finding (found {found})")
         shown = ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
         print(f"faulted round {r + 1}/{rounds}: {shown}", flush=True)
@@ -153,11 +131,8 @@ def remediation(rounds: int) -> list[float]:
 
 def script_rows(script: str, *args: str) -> list[str]:
     """The Markdown table rows a benchmarks/ script prints (it exits non-zero when a check failed)."""
-    out = subprocess.run([str(BIN / "python"), f"benchmarks/{script}", *args], cwd=ROOT, env=env(),
-                         capture_output=True, text=True, check=False)  # fmt: skip
-    if out.returncode != 0:
-        sys.exit(f"bench: benchmarks/{script} failed:\n{out.stdout}{out.stderr}")
-    return [line for line in out.stdout.splitlines() if line.startswith("|")]
+    out = run([str(BIN / "python"), f"benchmarks/{script}", *args])
+    return [line for line in out.splitlines() if line.startswith("|")]
 
 
 def median_ratio(a: list[float], b: list[float]) -> float:

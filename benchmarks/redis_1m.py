@@ -26,18 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import redis
+from _common import BIN, ROOT, run
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = ROOT / ".venv" / "bin"
 PLAYBOOK = [str(BIN / "ansible-playbook"), "-i", "inventories/lab", "-e", "voicehive_target=lab"]
 TOTAL = 1_000_000
 SESSIONS = 50_000
@@ -58,16 +54,6 @@ STEPS = {
         "`ansible-playbook playbooks/remediate.yml --tags authentication -e '" + CLEAR_ALL_SESSIONS + "'`"
     ),
 }
-
-
-def env() -> dict[str, str]:
-    return dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-
-
-def run(cmd: list[str], ok: tuple[int, ...] = (0,)) -> None:
-    out = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, check=False)
-    if out.returncode not in ok:
-        sys.exit(f"redis_1m: {' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-3000:]}{out.stderr[-2000:]}")
 
 
 def count(client: redis.Redis, pattern: str) -> int:

@@ -18,45 +18,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
+from _common import BIN, ROOT, STATE, run, timed
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = ROOT / ".venv" / "bin"
-STATE = ROOT / "lab" / ".state"
 SIZES = (1, 4, 8)
 KINDS = "deployments,services,configmaps,secrets"
 DROP_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "ownerReferences")
 
 
-def env() -> dict[str, str]:
-    return dict(
-        os.environ,
-        PATH=f"{BIN}:{os.environ['PATH']}",
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        VOICEHIVE_LAB_STATE=str(STATE),
-        KUBECONFIG=str(STATE / "kubeconfig"),
-    )
-
-
 def sh(cmd: list[str], stdin: str | None = None) -> str:
-    out = subprocess.run(cmd, cwd=ROOT, env=env(), input=stdin, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        sys.exit(f"sites: {' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-3000:]}{out.stderr[-2000:]}")
-    return out.stdout
-
-
-def timed(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    sh(cmd)
-    return time.perf_counter() - start
+    return run(cmd, stdin=stdin, VOICEHIVE_LAB_STATE=str(STATE), KUBECONFIG=str(STATE / "kubeconfig"))
 
 
 def namespace(n: int) -> str:
@@ -112,16 +88,18 @@ def main() -> None:
                 rows[f"ping, {sites} site(s)"] = playbook(sites, "benchmarks/ping.yml")
                 rows[f"diagnose, {sites} site(s)"] = playbook(sites, "playbooks/diagnose.yml")
             rows["diagnose, 8 sites, --forks 1"] = playbook(8, "playbooks/diagnose.yml", "--forks", "1")
-            timed(rows["diagnose, 1 site(s)"])  # warm-up: the lab's first answers, the new namespaces' pods
+            timed(
+                rows["diagnose, 1 site(s)"], VOICEHIVE_LAB_STATE=str(STATE)
+            )  # warm-up: the lab's first answers, the new namespaces' pods
             for r in range(args.rounds):
                 for name, cmd in rows.items():
-                    times.setdefault(name, []).append(timed(cmd))
+                    times.setdefault(name, []).append(timed(cmd, VOICEHIVE_LAB_STATE=str(STATE)))
                 shown = ", ".join(f"{k} {v[-1]:.1f}s" for k, v in times.items())
                 print(f"# round {r + 1}/{args.rounds}: {shown}", file=sys.stderr, flush=True)
     finally:
         for n in range(2, 9):
-            subprocess.run([str(BIN / "kubectl"), "delete", "namespace", namespace(n), "--wait=false"],
-                           env=env(), capture_output=True, check=False)  # fmt: skip
+            run([str(BIN / "kubectl"), "delete", "namespace", namespace(n), "--wait=false"], ok=(0, 1),
+                KUBECONFIG=str(STATE / "kubeconfig"))  # fmt: skip
     cmd = f"`python benchmarks/sites.py --rounds {args.rounds}`"
     one = statistics.median(times["diagnose, 1 site(s)"])
     for sites in SIZES:

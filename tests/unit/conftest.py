@@ -253,7 +253,8 @@ class _Routes:
 
 @pytest.fixture
 def http_server():
-    """``(base_url, routes)``: a threaded HTTP server on 127.0.0.1 answering from ``routes.routes``."""
+    """``(base_url, routes)``: a threaded HTTP server on 127.0.0.1 answering from ``routes.routes``: a route is
+    ``(status, body)`` or ``(status, body, headers)``."""
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -271,13 +272,15 @@ def http_server():
                 route = state.routes.get(urlsplit(self.path).path)
                 if callable(route):
                     route = route(self.path, dict(self.headers))
-            status, body = route if route is not None else (404, {"message": "no route"})
+            status, body, *extra = route if route is not None else (404, {"message": "no route"})
             data = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
             if isinstance(data, str):
                 data = data.encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json" if isinstance(body, (dict, list)) else "text/plain")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (extra[0] if extra else {}).items():  # (status, body, headers)
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

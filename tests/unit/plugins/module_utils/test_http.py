@@ -37,34 +37,12 @@ def test_plain_http_makes_no_tls_context(http_server, no_tls):
     assert no_tls == []
 
 
-@pytest.fixture
-def redirect_to_https():
-    """An http:// URL answered with a 302 to https:// on a port where nothing listens."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(302)
-            self.send_header("Location", "https://127.0.0.1:9/elsewhere")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/moved"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_redirect_to_https_verifies_with_the_default_context(redirect_to_https, no_tls):
+def test_redirect_to_https_verifies_with_the_default_context(http_server, no_tls):
+    base, routes = http_server
+    # to https:// on a port where nothing listens: the redirect is followed with a context, then refused
+    routes.routes["/moved"] = (302, b"", {"Location": "https://127.0.0.1:9/elsewhere"})
     with pytest.raises(_http.Unreachable, match="Connection refused"):
-        _http.request("GET", redirect_to_https, timeout=5)
+        _http.request("GET", base + "/moved", timeout=5)
     assert no_tls == [{}]  # the default (verifying) context, made for the redirect
 
 

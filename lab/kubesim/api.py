@@ -249,6 +249,11 @@ def apply_defaults(store: Store, res: Resource, obj: Obj) -> None:
         obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         obj.setdefault("status", {"phase": "Active"})
+    elif kind == "PersistentVolumeClaim" and isinstance(spec, dict):
+        from kubesim.controller import default_claim_spec  # local: the controller imports this module
+
+        default_claim_spec(spec)
+        obj.setdefault("status", {"phase": "Pending"})
     elif kind == "ServiceAccount":
         pass
     elif kind == "HorizontalPodAutoscaler" and isinstance(spec, dict):
@@ -558,10 +563,35 @@ class Api:
             raise not_found(res.group_resource, name, res.group, res.plural)
         return to_version(res, obj)
 
-    def require_namespace(self, namespace: str) -> None:
-        """404 when a namespaced write targets a namespace that does not exist."""
-        if self.store.get("/namespaces", "", namespace) is None:
+    def require_namespace(self, namespace: str, res: Resource | None = None, name: str = "") -> None:
+        """404 when a namespaced create targets a namespace that does not exist, 403 while it terminates.
+
+        The apiserver's NamespaceLifecycle admission: no new content in a namespace being deleted
+        (``deletionTimestamp`` set, phase Terminating) until the namespace controller has emptied it.
+        """
+        ns = self.store.peek("/namespaces", "", namespace)
+        if ns is None:
             raise not_found("namespaces", namespace, "", "namespaces")
+        if ns["metadata"].get("deletionTimestamp") and res is not None:
+            subject = f'{res.group_resource} "{name}"' if name else res.group_resource
+            raise ApiError(
+                403,
+                "Forbidden",
+                f"{subject} is forbidden: unable to create new content in namespace {namespace} "
+                "because it is being terminated",
+                {
+                    "name": name,
+                    "group": res.group,
+                    "kind": res.plural,
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {namespace} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
+            )
 
     # ---- create
     def create(self, res: Resource, namespace: str, body: Any, dry_run: bool = False, manager: str = "") -> Obj:
@@ -584,8 +614,6 @@ class Api:
                     "the namespace of the provided object does not match the namespace sent on the request"
                 )
             meta["namespace"] = namespace
-            if res.kind != "Event":
-                self.require_namespace(namespace)
         else:
             meta.pop("namespace", None)
         if not meta.get("name") and meta.get("generateName"):
@@ -594,6 +622,8 @@ class Api:
                 if self.store.get(res.storage_key, meta.get("namespace", ""), candidate) is None:
                     meta["name"] = candidate
                     break
+        if res.namespaced and res.kind != "Event":
+            self.require_namespace(namespace, res, meta.get("name") or "")
         for field in ("resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "managedFields", "selfLink"):
             meta.pop(field, None)
         obj["apiVersion"] = "v1" if res.storage_key == "events" else by_storage(res.storage_key).group_version
@@ -610,10 +640,14 @@ class Api:
             created = self.store.create(res.storage_key, obj, dry_run=dry_run)
         except ApiError as exc:
             if exc.reason == "AlreadyExists":
+                existing = self.store.peek(res.storage_key, meta.get("namespace", ""), meta["name"])
+                being_deleted = (
+                    "object is being deleted: " if existing and existing["metadata"].get("deletionTimestamp") else ""
+                )
                 raise ApiError(
                     409,
                     "AlreadyExists",
-                    f'{res.group_resource} "{meta["name"]}" already exists',
+                    f'{being_deleted}{res.group_resource} "{meta["name"]}" already exists',
                     {"name": meta["name"], "group": res.group, "kind": res.plural},
                 ) from None
             raise
@@ -680,6 +714,16 @@ class Api:
         if new == old:
             return to_version(res, old)
         stamp_managed_fields(new["metadata"], manager, operation, old.get("apiVersion") or "v1", subresource)
+        if (
+            new["metadata"].get("deletionTimestamp")
+            and not new["metadata"].get("finalizers")
+            and res.kind != "Namespace"
+        ):
+            # the last finalizer removed from an object being deleted: it goes now
+            if not dry_run:
+                self._cascade(old["metadata"]["uid"], old["metadata"].get("namespace", ""), "Background")
+                self.store.delete(res.storage_key, old["metadata"].get("namespace", ""), name)
+            return to_version(res, new)
         return to_version(res, self.store.replace(res.storage_key, new, dry_run=dry_run))
 
     def update(
@@ -837,14 +881,26 @@ class Api:
                 meta["deletionGracePeriodSeconds"] = 0
                 meta["finalizers"] = list(dict.fromkeys((meta.get("finalizers") or []) + ["foregroundDeletion"]))
                 return to_version(res, self.store.replace(res.storage_key, marked))
+            if obj["metadata"].get("finalizers") and res.kind != "Namespace":
+                # finalizers hold the object (deletionTimestamp set) until their controllers remove them
+                if obj["metadata"].get("deletionTimestamp"):
+                    return to_version(res, obj)
+                marked = copy.deepcopy(obj)
+                marked["metadata"]["deletionTimestamp"] = now_rfc3339()
+                marked["metadata"]["deletionGracePeriodSeconds"] = 0
+                return to_version(res, self.store.replace(res.storage_key, marked, dry_run=dry_run))
+            if res.kind == "Namespace":
+                # asynchronous, as on a cluster: the namespace goes Terminating and the namespace
+                # controller (kubesim.controller) deletes its content, then the namespace itself
+                if obj["metadata"].get("deletionTimestamp"):
+                    return to_version(res, obj)
+                marked = copy.deepcopy(obj)
+                marked["metadata"]["deletionTimestamp"] = now_rfc3339()
+                marked["metadata"]["deletionGracePeriodSeconds"] = 0
+                marked["status"] = dict(marked.get("status") or {}, phase="Terminating")
+                return to_version(res, self.store.replace(res.storage_key, marked, dry_run=dry_run))
             if not dry_run:
-                if res.kind == "Namespace":
-                    for storage in list(self.store.objects):
-                        for obj_ns, obj_name in list(self.store.objects[storage]):
-                            if obj_ns == name:
-                                self.store.delete(storage, obj_ns, obj_name)
-                else:
-                    self._cascade(obj["metadata"]["uid"], ns, policy)
+                self._cascade(obj["metadata"]["uid"], ns, policy)
                 if res.kind == "Service":
                     self.store.delete("/endpoints", ns, name)  # what the endpoints controller does
             gone = self.store.delete(res.storage_key, ns, name, dry_run=dry_run)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubesim.api import random_suffix
+from kubesim.discovery import by_storage
 from kubesim.selectors import labels_match, parse_label_selector, selector_from_match_labels
 from kubesim.store import Obj, Store, now_rfc3339, parse_time
 
@@ -51,6 +52,8 @@ COMPONENTS = {
     "CronJob": "cronjob-controller",
 }
 SIMULATED_TIME = ANN + "simulated-time"
+DEFAULT_STORAGE_CLASS = "standard"  # the emulated cluster's default StorageClass
+PROVISIONER = "rancher.io/local-path"
 JOB_FINISH = 1.0  # seconds a Job's pod runs before it succeeds (emulated work)
 
 
@@ -312,6 +315,9 @@ class Controller:
         """Record a core/v1 Event about ``obj``."""
         meta = obj["metadata"]
         ns = meta.get("namespace") or "default"
+        ns_obj = self.store.peek("/namespaces", "", ns)
+        if ns_obj is None or ns_obj["metadata"].get("deletionTimestamp"):
+            return  # the apiserver refuses new content in a missing or terminating namespace
         ts = now_rfc3339()
         for (ens, _), existing in self.store.objects["events"].items():
             inv = existing.get("involvedObject") or {}
@@ -377,7 +383,13 @@ class Controller:
         return None
 
     def _new_pod(
-        self, owner: Obj, name: str, extra_labels: dict[str, str], node: str | None = None, extra_ann: Obj | None = None
+        self,
+        owner: Obj,
+        name: str,
+        extra_labels: dict[str, str],
+        node: str | None = None,
+        extra_ann: Obj | None = None,
+        volumes: list[Obj] | None = None,
     ) -> None:
         template = copy.deepcopy(owner["spec"].get("template") or {})
         tmeta = template.get("metadata") or {}
@@ -401,6 +413,9 @@ class Controller:
         spec = template.get("spec") or {}
         if node:
             spec["nodeName"] = node
+        if volumes:
+            claimed = {v["name"] for v in volumes}
+            spec["volumes"] = [v for v in spec.get("volumes") or [] if v.get("name") not in claimed] + volumes
         spec.setdefault("serviceAccountName", "default")
         spec.setdefault("enableServiceLinks", True)
         spec.setdefault("priority", 0)
@@ -455,6 +470,7 @@ class Controller:
             self._deployments()
             self._replicasets()
             self._statefulsets()
+            self._claims()
             self._daemonsets()
             self._revisions()
             self._cronjobs()
@@ -476,12 +492,85 @@ class Controller:
             self._pending_hooks.clear()
 
     def _namespaces(self) -> None:
-        for (_, ns), _obj in list(self.store.objects["/namespaces"].items()):
+        for (_, ns), obj in list(self.store.objects["/namespaces"].items()):
+            if obj["metadata"].get("deletionTimestamp"):
+                self._terminate_namespace(obj)
+                continue
             if self.store.peek("/serviceaccounts", ns, "default") is None:
                 self.store.create(
                     "/serviceaccounts",
                     {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}},
                 )
+
+    def _terminate_namespace(self, ns_obj: Obj) -> None:
+        """The namespace controller: empty a Terminating namespace, then finalize and remove it.
+
+        Every object in the namespace is deleted (one with finalizers of its own gets a
+        ``deletionTimestamp`` and stays until they are removed); the status conditions say what
+        remains, as the namespace controller's do. Once it is empty the ``kubernetes`` finalizer is
+        removed from ``spec.finalizers`` and, with no ``metadata.finalizers`` left, the namespace goes.
+        """
+        name = ns_obj["metadata"]["name"]
+        now = now_rfc3339()
+        remaining: dict[str, int] = {}
+        finalizers: dict[str, int] = {}
+        for storage, objs in list(self.store.objects.items()):
+            if storage == "/namespaces":
+                continue
+            for (obj_ns, obj_name), obj in list(objs.items()):
+                if obj_ns != name:
+                    continue
+                held = obj["metadata"].get("finalizers") or []
+                if not held:
+                    self.store.delete(storage, obj_ns, obj_name)
+                    continue
+                res = by_storage(storage)
+                group_resource = f"{res.plural}.{res.group}"  # "pods." for the core group, as the controller says
+                remaining[group_resource] = remaining.get(group_resource, 0) + 1
+                for finalizer in held:
+                    finalizers[finalizer] = finalizers.get(finalizer, 0) + 1
+                if not obj["metadata"].get("deletionTimestamp"):
+                    marked = copy.deepcopy(obj)
+                    marked["metadata"]["deletionTimestamp"] = now
+                    marked["metadata"]["deletionGracePeriodSeconds"] = 0
+                    self.store.replace(storage, marked)
+        spec_finalizers = (ns_obj.get("spec") or {}).get("finalizers") or []
+        if not remaining:
+            if ns_obj["metadata"].get("finalizers"):
+                return  # someone else's finalizer: the namespace stays Terminating until it is removed
+            self.store.delete("/namespaces", "", name)
+            return
+        if "kubernetes" not in spec_finalizers and not ns_obj["metadata"].get("finalizers"):
+            self.store.delete("/namespaces", "", name)  # finalized by hand (PUT .../finalize) with content left
+            return
+        old_conditions = {c.get("type"): c for c in (ns_obj.get("status") or {}).get("conditions") or []}
+
+        def cond(ctype: str, failing: bool, reason: str, message: str = "") -> Obj:
+            status = "True" if failing else "False"
+            before = old_conditions.get(ctype) or {}
+            since = before.get("lastTransitionTime", now) if before.get("status") == status else now
+            out = {"type": ctype, "status": status, "reason": reason, "lastTransitionTime": since}
+            if message:
+                out["message"] = message
+            return out
+
+        listing = ", ".join(f"{gr} has {n} resource instances" for gr, n in sorted(remaining.items()))
+        held_by = ", ".join(f"{f} in {n} resource instances" for f, n in sorted(finalizers.items()))
+        conditions = [
+            cond("NamespaceDeletionDiscoveryFailure", False, "ResourcesDiscovered",
+                 "All resources successfully discovered"),
+            cond("NamespaceDeletionGroupVersionParsingFailure", False, "ParsedGroupVersions",
+                 "All legacy kube types successfully parsed"),
+            cond("NamespaceDeletionContentFailure", False, "ContentDeleted",
+                 "All content successfully deleted, may be waiting on finalization"),
+            cond("NamespaceContentRemaining", True, "SomeResourcesRemain",
+                 f"Some resources are remaining: {listing}"),
+            cond("NamespaceFinalizersRemaining", True, "SomeFinalizersRemain",
+                 f"Some content in the namespace has finalizers remaining: {held_by}"),
+        ]  # fmt: skip
+        updated = copy.deepcopy(ns_obj)
+        updated["status"] = {"phase": "Terminating", "conditions": conditions}
+        self._write("/namespaces", ns_obj, updated)
 
     def _deployments(self) -> None:
         for (ns, _), dep in list(self.store.objects["apps/deployments"].items()):
@@ -615,19 +704,27 @@ class Controller:
 
     def _statefulsets(self) -> None:
         for (_ns, _), sts in list(self.store.objects["apps/statefulsets"].items()):
+            if sts["metadata"].get("deletionTimestamp"):
+                continue
             name = sts["metadata"]["name"]
             want = int(sts["spec"].get("replicas", 1))
             revision = f"{name}-{template_hash(sts['spec']['template'])}"
             pods = {p["metadata"]["name"]: p for p in self._owned_pods(sts)}
             strategy = sts["spec"].get("updateStrategy") or {}
             partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+            # OrderedReady (the default): one pod at a time, in ordinal order, each once the ones before
+            # it are Running and Ready; scale-down from the highest ordinal, one at a time. Parallel: all at once.
+            ordered = sts["spec"].get("podManagementPolicy", "OrderedReady") != "Parallel"
             # a RollingUpdate with a partition keeps (and re-creates) the ordinals below it at the
             # current revision; OnDelete re-creates deleted pods at the update revision
             kept = self._revision_owner(sts) if strategy.get("type") != "OnDelete" and partition else None
+            waiting = False
             for ordinal in range(want):
                 pod_name = f"{name}-{ordinal}"
-                if pod_name not in pods and self.store.peek("/pods", sts["metadata"]["namespace"], pod_name) is None:
+                pod = pods.get(pod_name) or self.store.peek("/pods", sts["metadata"]["namespace"], pod_name)
+                if pod is None:
                     source = kept if kept is not None and ordinal < partition else sts
+                    claims = self._claims_for(sts, ordinal)
                     self._new_pod(
                         source,
                         pod_name,
@@ -636,23 +733,147 @@ class Controller:
                             "statefulset.kubernetes.io/pod-name": pod_name,
                             "apps.kubernetes.io/pod-index": str(ordinal),
                         },
+                        volumes=claims,
                     )
-            for pod_name, pod in sorted(pods.items(), reverse=True):
-                ordinal = pod_name.rsplit("-", 1)[-1]
-                if not ordinal.isdigit() or int(ordinal) >= want:
-                    self._delete_pod(sts, pod)
-            current = [p for n, p in pods.items() if int(n.rsplit("-", 1)[-1]) < want]
+                    if ordered:
+                        waiting = True
+                        break
+                elif ordered and not pod_ready(pod):
+                    waiting = True
+                    break
+            condemned = sorted(
+                (p for n, p in pods.items() if not n.rsplit("-", 1)[-1].isdigit() or int(n.rsplit("-", 1)[-1]) >= want),
+                key=lambda p: _ordinal(p),
+                reverse=True,
+            )
+            if ordered and condemned:
+                # the highest ordinal first, one at a time, only while the pods kept are Running and Ready
+                # (an unready condemned pod goes only when it is the first unhealthy one)
+                top, lower = condemned[0], condemned[1:]
+                first_unhealthy = not any(not pod_ready(p) for p in lower)
+                condemned = [top] if not waiting and (pod_ready(top) or first_unhealthy) else []
+            for pod in condemned:
+                self._retain_or_release_claims(sts, pod)
+                self._delete_pod(sts, pod)
+            current = [p for n, p in pods.items() if n.rsplit("-", 1)[-1].isdigit() and _ordinal(p) < want]
             stale = [
                 p
                 for p in current
                 if (p["metadata"].get("labels") or {}).get("controller-revision-hash") != revision
-                and int(p["metadata"]["name"].rsplit("-", 1)[-1]) >= partition
+                and _ordinal(p) >= partition
             ]
-            if strategy.get("type") == "OnDelete":
+            if strategy.get("type") == "OnDelete" or (ordered and (waiting or condemned)):
                 continue
             if stale and all(pod_ready(p) for p in current):
-                stale.sort(key=lambda p: int(p["metadata"]["name"].rsplit("-", 1)[-1]), reverse=True)
+                stale.sort(key=_ordinal, reverse=True)
                 self._delete_pod(sts, stale[0])
+
+    def _claims_for(self, sts: Obj, ordinal: int) -> list[Obj]:
+        """PersistentVolumeClaims ``<template>-<sts>-<ordinal>`` of the volumeClaimTemplates (created if missing).
+
+        The claims carry the template's labels and the StatefulSet's selector labels; they outlive the pod
+        (persistentVolumeClaimRetentionPolicy whenDeleted/whenScaled default Retain). With whenDeleted:
+        Delete the StatefulSet owns them, so the garbage collector removes them with it.
+        """
+        meta = sts["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        policy = sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
+        volumes = []
+        for template in sts["spec"].get("volumeClaimTemplates") or []:
+            tname = (template.get("metadata") or {}).get("name")
+            if not tname:
+                continue
+            claim_name = f"{tname}-{name}-{ordinal}"
+            volumes.append({"name": tname, "persistentVolumeClaim": {"claimName": claim_name}})
+            if self.store.peek("/persistentvolumeclaims", ns, claim_name) is not None:
+                continue
+            tmeta = template.get("metadata") or {}
+            labels = dict(tmeta.get("labels") or {}, **((sts["spec"].get("selector") or {}).get("matchLabels") or {}))
+            claim: Obj = {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": claim_name, "namespace": ns, "labels": labels},
+                "spec": copy.deepcopy(template.get("spec") or {}),
+                "status": {"phase": "Pending"},
+            }
+            if tmeta.get("annotations"):
+                claim["metadata"]["annotations"] = dict(tmeta["annotations"])
+            if policy.get("whenDeleted") == "Delete":
+                claim["metadata"]["ownerReferences"] = [dict(owner_ref(sts), blockOwnerDeletion=True)]
+            default_claim_spec(claim["spec"])
+            self.store.create("/persistentvolumeclaims", claim)
+            self.event(
+                sts,
+                "SuccessfulCreate",
+                f"create Claim {claim_name} Pod {name}-{ordinal} in StatefulSet {name} success",
+                component="statefulset-controller",
+            )
+        return volumes
+
+    def _retain_or_release_claims(self, sts: Obj, pod: Obj) -> None:
+        """whenScaled: Delete: a condemned pod's claims become the pod's, so they go with it."""
+        policy = sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
+        if policy.get("whenScaled") != "Delete" or pod["metadata"].get("deletionTimestamp"):
+            return
+        ns = sts["metadata"]["namespace"]
+        for template in sts["spec"].get("volumeClaimTemplates") or []:
+            claim_name = f"{(template.get('metadata') or {}).get('name')}-{pod['metadata']['name']}"
+            claim = self.store.peek("/persistentvolumeclaims", ns, claim_name)
+            if claim is None:
+                continue
+            owned = copy.deepcopy(claim)
+            owned["metadata"]["ownerReferences"] = [
+                r for r in claim["metadata"].get("ownerReferences") or [] if r.get("uid") != sts["metadata"]["uid"]
+            ] + [dict(owner_ref(pod), controller=False, blockOwnerDeletion=True)]
+            self.store.replace("/persistentvolumeclaims", owned)
+
+    def _claims(self) -> None:
+        """The volume binder and a default dynamic provisioner: a Pending claim is Bound to a new volume."""
+        for (ns, name), claim in list(self.store.objects["/persistentvolumeclaims"].items()):
+            if claim["metadata"].get("deletionTimestamp"):
+                # pvc-protection: the finalizer goes once no pod uses the claim
+                in_use = any(
+                    (v.get("persistentVolumeClaim") or {}).get("claimName") == name
+                    for (pns, _), pod in self.store.objects["/pods"].items()
+                    if pns == ns
+                    for v in (pod.get("spec") or {}).get("volumes") or []
+                )
+                held = claim["metadata"].get("finalizers") or []
+                if not in_use and "kubernetes.io/pvc-protection" in held:
+                    rest = [f for f in held if f != "kubernetes.io/pvc-protection"]
+                    if rest:
+                        kept = copy.deepcopy(claim)
+                        kept["metadata"]["finalizers"] = rest
+                        self.store.replace("/persistentvolumeclaims", kept)
+                    else:
+                        self.store.delete("/persistentvolumeclaims", ns, name)
+                continue
+            if (claim.get("status") or {}).get("phase") == "Bound":
+                continue
+            spec = claim.get("spec") or {}
+            if spec.get("storageClassName") not in (None, DEFAULT_STORAGE_CLASS):
+                continue  # no provisioner for other classes: the claim stays Pending, as on a cluster
+            bound = copy.deepcopy(claim)
+            bound["spec"]["volumeName"] = spec.get("volumeName") or f"pvc-{claim['metadata']['uid']}"
+            annotations = bound["metadata"].setdefault("annotations", {})
+            annotations.setdefault("pv.kubernetes.io/bind-completed", "yes")
+            annotations.setdefault("pv.kubernetes.io/bound-by-controller", "yes")
+            annotations.setdefault("volume.kubernetes.io/storage-provisioner", PROVISIONER)
+            bound["metadata"]["finalizers"] = list(
+                dict.fromkeys((claim["metadata"].get("finalizers") or []) + ["kubernetes.io/pvc-protection"])
+            )
+            bound["status"] = {
+                "phase": "Bound",
+                "accessModes": list(spec.get("accessModes") or []),
+                "capacity": {"storage": ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")},
+            }
+            self.store.replace("/persistentvolumeclaims", bound)
+            self.event(
+                claim,
+                "ProvisioningSucceeded",
+                f"Successfully provisioned volume {bound['spec']['volumeName']}",
+                component=PROVISIONER,
+            )
 
     def _revision_owner(self, sts: Obj) -> Obj | None:
         """The StatefulSet as of its status.currentRevision (its template from that ControllerRevision)."""
@@ -1577,6 +1798,18 @@ class Controller:
             svc_name = name.rsplit("-", 1)[0]
             if self.store.peek("/services", ns, svc_name) is None:
                 self.store.delete("discovery.k8s.io/endpointslices", ns, name)
+
+
+def _ordinal(pod: Obj) -> int:
+    """The ordinal of a StatefulSet pod ``<sts>-<n>`` (-1 when the name has none)."""
+    tail = pod["metadata"]["name"].rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def default_claim_spec(spec: Obj) -> None:
+    """What the apiserver and the DefaultStorageClass admission fill in a PersistentVolumeClaim's spec."""
+    spec.setdefault("volumeMode", "Filesystem")
+    spec.setdefault("storageClassName", DEFAULT_STORAGE_CLASS)
 
 
 def _percent(value: Any, total: int) -> int:

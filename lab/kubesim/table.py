@@ -353,6 +353,30 @@ def _i(name: str, priority: int = 0) -> Column:
     return (name, "integer", priority)
 
 
+ACCESS_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+
+
+def _pvc_row(o: Obj) -> Cells:
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    phase = "Terminating" if _meta(o).get("deletionTimestamp") else status.get("phase", "")
+    storage_class = spec.get("storageClassName") or (_meta(o).get("annotations") or {}).get(
+        "volume.beta.kubernetes.io/storage-class", ""
+    )
+    modes = ",".join(ACCESS_MODES.get(m, m) for m in status.get("accessModes") or []) if spec.get("volumeName") else ""
+    capacity = (status.get("capacity") or {}).get("storage", "") if spec.get("volumeName") else ""
+    return [
+        _meta(o)["name"],
+        phase,
+        spec.get("volumeName", ""),
+        capacity,
+        modes,
+        storage_class,
+        spec.get("volumeAttributesClassName") or "<unset>",
+        _age(o),
+        spec.get("volumeMode", ""),
+    ]
+
+
 TABLES: dict[str, tuple[list[Column], Callable[[Obj], Cells]]] = {
     "Pod": (
         [
@@ -445,6 +469,20 @@ TABLES: dict[str, tuple[list[Column], Callable[[Obj], Cells]]] = {
         _svc_row,
     ),
     "Endpoints": ([_s("Name"), _s("Endpoints"), _s("Age")], _ep_row),
+    "PersistentVolumeClaim": (
+        [
+            _s("Name"),
+            _s("Status"),
+            _s("Volume"),
+            _s("Capacity"),
+            _s("Access Modes"),
+            _s("StorageClass"),
+            _s("VolumeAttributesClass"),
+            _s("Age"),
+            _s("VolumeMode", 1),
+        ],
+        _pvc_row,
+    ),
     "ConfigMap": (
         [_s("Name"), _i("Data"), _s("Age")],
         lambda o: [_meta(o)["name"], len(o.get("data") or {}) + len(o.get("binaryData") or {}), _age(o)],

@@ -69,6 +69,9 @@ spec:
 {% endif %}
 {% if kind == 'StatefulSet' %}
   serviceName: {{ name }}
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
 {% endif %}
   selector: {matchLabels: {app: {{ name }}}}
   template:
@@ -126,6 +129,7 @@ k get ds agent
 k get job once
 k get cronjob tick
 k get hpa web
+k get pvc
 """
 
 PLAYBOOK = """
@@ -246,6 +250,9 @@ PLAYBOOK = """
     - name: Pods left after the deletions
       kubernetes.core.k8s_info: {api_version: v1, kind: Pod, namespace: "{{ ns }}"}
       register: left
+    - name: Claims left after the deletions (retention policy Retain)
+      kubernetes.core.k8s_info: {api_version: v1, kind: PersistentVolumeClaim, namespace: "{{ ns }}"}
+      register: claims_left
     - name: Check everything
       vars:
         objects: "{{ (state.stdout | from_json)['items'] }}"
@@ -272,6 +279,7 @@ PLAYBOOK = """
           - ds.status.desiredNumberScheduled == 1 and ds.status.numberReady == 1
           - ds.status.updatedNumberScheduled == 1 and ds.status.observedGeneration == ds.metadata.generation
           - sts.status.readyReplicas == 2 and sts.status.currentRevision == sts.status.updateRevision
+          - sts.spec.podManagementPolicy == 'OrderedReady'
           - job.status.conditions | selectattr('type', 'eq', 'Complete') | list | length == 1
           - pods | map(attribute='metadata.name') | select('match', 'agent-') | list | length == 1
           - out is search('daemon set "agent" successfully rolled out')
@@ -279,9 +287,13 @@ PLAYBOOK = """
           - out is search('STATUS +COMPLETIONS +DURATION') and out is search('once +Complete +2/2')
           - out is search('SCHEDULE +TIMEZONE +SUSPEND +ACTIVE +LAST SCHEDULE')
           - out is search('REFERENCE +TARGETS')
+          - out is search('NAME +STATUS +VOLUME +CAPACITY +ACCESS MODES +STORAGECLASS +VOLUMEATTRIBUTESCLASS +AGE')
+          - out is search('data-db-0 +Bound +pvc-[-0-9a-f]+ +1Gi +RWO +standard')
+          - out is search('data-db-2 +Bound')
           - deleted.results | map(attribute='changed') is all
           - left.resources | map(attribute='metadata.name') | select('match', 'agent-') | list | length == 1
           - left.resources | map(attribute='metadata.name') | reject('match', 'agent-|solo|blank') | list == []
+          - claims_left.resources | map(attribute='metadata.name') | sort == ['data-db-0', 'data-db-1', 'data-db-2']
     - name: Clean up the scratch namespace
       kubernetes.core.k8s: {api_version: v1, kind: Namespace, name: "{{ ns }}", state: absent, wait: true}
 """

@@ -24,6 +24,7 @@ import pytest
 
 from kubesim import discovery
 from kubesim.api import Api, drop_nulls
+from kubesim.controller import Controller
 from kubesim.store import ApiError, Store
 
 apply_mod = pytest.importorskip("ansible_collections.kubernetes.core.plugins.module_utils.apply")
@@ -128,7 +129,11 @@ def api() -> Api:
 
 
 def recreate_namespace(api: Api, name: str = "w") -> None:
+    """Delete the namespace and wait for the namespace controller, as ``wait: true`` does, then re-create it."""
     api.delete(NS, "", name)
+    Controller(api.store).reconcile()  # the namespace controller empties and removes it
+    with pytest.raises(ApiError):
+        api.get(NS, "", name)
     with pytest.raises(ApiError):
         api.get(PODS, name, "solo")
     api.create(NS, "", {"metadata": {"name": name}})

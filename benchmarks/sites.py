@@ -97,9 +97,10 @@ def main() -> None:
                 shown = ", ".join(f"{k} {v[-1]:.1f}s" for k, v in times.items())
                 print(f"# round {r + 1}/{args.rounds}: {shown}", file=sys.stderr, flush=True)
     finally:
-        for n in range(2, 9):
-            run([str(BIN / "kubectl"), "delete", "namespace", namespace(n), "--wait=false"], ok=(0, 1),
-                KUBECONFIG=str(STATE / "kubeconfig"))  # fmt: skip
+        # one call; it waits until the namespaces are emptied and gone (deletion is asynchronous, as on a cluster)
+        names = [namespace(n) for n in range(2, 9)]
+        run([str(BIN / "kubectl"), "delete", "namespace", *names, "--ignore-not-found", "--timeout=120s"],
+            KUBECONFIG=str(STATE / "kubeconfig"))  # fmt: skip
     cmd = f"`python benchmarks/sites.py --rounds {args.rounds}`"
     one = statistics.median(times["diagnose, 1 site(s)"])
     for sites in SIZES:

@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from kubesim import jobs
 from kubesim.api import random_suffix
 from kubesim.discovery import by_storage
 from kubesim.selectors import labels_match, parse_label_selector, selector_from_match_labels
@@ -52,6 +53,8 @@ COMPONENTS = {
     "CronJob": "cronjob-controller",
 }
 SIMULATED_TIME = ANN + "simulated-time"
+EXIT_CODE = ANN + "exit-code"
+DISRUPTION = ANN + "disruption"
 DEFAULT_STORAGE_CLASS = "standard"  # the emulated cluster's default StorageClass
 PROVISIONER = "rancher.io/local-path"
 JOB_FINISH = 1.0  # seconds a Job's pod runs before it succeeds (emulated work)
@@ -1253,19 +1256,29 @@ class Controller:
 
     # ------------------------------------------------------------------------------------------ Job
     def _jobs(self) -> None:
+        """The Job controller's pod management: parallelism pods at a time until the completions are reached.
+
+        Indexed Jobs run each index until it succeeds; with ``backoffLimitPerIndex`` an index whose failures
+        exceed it (or a pod matching a FailIndex rule) is failed and not retried. A finished Job's remaining pods
+        are terminated (a Job that met its successPolicy first gets SuccessCriteriaMet, then its pods go).
+        """
         for (_ns, _), job in list(self.store.objects["batch/jobs"].items()):
             if job["metadata"].get("deletionTimestamp"):
                 continue
             spec, status = job["spec"], job.get("status") or {}
-            if _job_finished(job):
+            ended = _job_finished(job) or any(
+                c.get("type") in ("FailureTarget", "SuccessCriteriaMet") and c.get("status") == "True"
+                for c in status.get("conditions") or []
+            )
+            if ended:
                 for pod in self._owned_pods(job):
                     if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
                         self._delete_pod(job, pod)
                 continue
             pods = self._owned_pods(job)
-            active = [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
-            succeeded = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded")
-            succeeded = max(succeeded, int(status.get("succeeded", 0)))
+            seen = jobs.progress(job, pods)
+            active = seen.active
+            succeeded = max(seen.succeeded, int(status.get("succeeded", 0)))
             if spec.get("suspend"):
                 for pod in active:
                     self._delete_pod(job, pod)
@@ -1276,11 +1289,10 @@ class Controller:
             if completions is None and succeeded:
                 remaining = 0  # a work-queue Job stops starting pods once one succeeds
             indexed = spec.get("completionMode") == "Indexed"
-            done_idx = {
-                (p["metadata"].get("annotations") or {}).get("batch.kubernetes.io/job-completion-index")
-                for p in pods
-                if (p.get("status") or {}).get("phase") == "Succeeded" or p in active
-            }
+            free: list[int] = []
+            if indexed:
+                busy = {jobs.pod_index(p) for p in active} | seen.succeeded_indexes | seen.failed_indexes
+                free = [i for i in range(int(completions or 0)) if i not in busy]
             for _ in range(max(0, remaining - len(active))):
                 labels = {
                     "batch.kubernetes.io/controller-uid": job["metadata"]["uid"],
@@ -1290,62 +1302,103 @@ class Controller:
                 extra_ann: Obj = {}
                 name = f"{job['metadata']['name']}-{random_suffix()}"
                 if indexed:
-                    index = next(str(i) for i in range(int(completions or 1)) if str(i) not in done_idx)
-                    done_idx.add(index)
-                    extra_ann["batch.kubernetes.io/job-completion-index"] = index
-                    labels["batch.kubernetes.io/job-completion-index"] = index
+                    if not free:
+                        break
+                    index = free.pop(0)
+                    extra_ann[jobs.INDEX] = labels[jobs.INDEX] = str(index)
+                    if spec.get("backoffLimitPerIndex") is not None:
+                        extra_ann[jobs.INDEX_FAILURES] = str(seen.index_failures.get(index, 0))
+                        if seen.index_ignored.get(index):
+                            extra_ann[jobs.INDEX_IGNORED] = str(seen.index_ignored[index])
                     name = f"{job['metadata']['name']}-{index}-{random_suffix()}"
                 self._new_pod(job, name, labels, extra_ann=extra_ann)
 
     def _job_status(self) -> None:
+        """Job status and its terminal conditions, checked in the Job controller's order.
+
+        A pod matching a FailJob rule of the podFailurePolicy, then the backoffLimit, activeDeadlineSeconds,
+        maxFailedIndexes / failed indexes (backoffLimitPerIndex), then the successPolicy and the completions.
+        Failure: FailureTarget, then (the pods terminated) Failed; success: SuccessCriteriaMet, then Complete.
+        """
         now = now_rfc3339()
         for (_ns, _), job in list(self.store.objects["batch/jobs"].items()):
             spec = job["spec"]
             old = job.get("status") or {}
             pods = self._owned_pods(job)
-            phases = [(p.get("status") or {}).get("phase") for p in pods]
-            succeeded = max(phases.count("Succeeded"), int(old.get("succeeded", 0)))
-            failed = max(phases.count("Failed"), int(old.get("failed", 0)))
-            active = [p for p, ph in zip(pods, phases, strict=True) if ph not in ("Succeeded", "Failed")]
+            seen = jobs.progress(job, pods)
+            succeeded = max(seen.succeeded, int(old.get("succeeded", 0)))
+            failed = max(seen.failed, int(old.get("failed", 0)))
+            active = seen.active
             status: Obj = {k: v for k, v in old.items() if k in ("startTime", "completionTime", "conditions")}
             conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Suspended"]
             finished = _job_finished(job)
+            indexed = spec.get("completionMode") == "Indexed"
+            completions = spec.get("completions")
             if spec.get("suspend") and not finished:
                 conditions.append(_cond("Suspended", "JobSuspended", "Job suspended", now, old))
                 status.pop("startTime", None)
             elif not finished:
                 status.setdefault("startTime", now)
-                completions = spec.get("completions")
+                held = {c.get("type"): c for c in conditions if c.get("status") == "True"}
                 deadline = spec.get("activeDeadlineSeconds")
                 started = parse_time(status["startTime"])
                 running_for = (parse_time(now) - started).total_seconds() if started else 0  # type: ignore[operator]
-                if deadline is not None and running_for >= int(deadline):
-                    message = "Job was active longer than specified deadline"
-                    for ctype in ("FailureTarget", "Failed"):
-                        conditions.append(_cond(ctype, "DeadlineExceeded", message, now, old))
-                    self.event(job, "DeadlineExceeded", message, "Warning", component="job-controller")
+                per_index = indexed and spec.get("backoffLimitPerIndex") is not None
+                failure: tuple[str, str] | None = None
+                success: tuple[str, str] | None = None
+                if "FailureTarget" in held:
+                    failure = (held["FailureTarget"].get("reason", ""), held["FailureTarget"].get("message", ""))
+                elif "SuccessCriteriaMet" in held:
+                    met = held["SuccessCriteriaMet"]
+                    success = (met.get("reason", ""), met.get("message", ""))
+                elif seen.fail_job:
+                    failure = ("PodFailurePolicy", seen.fail_job)
                 elif failed > int(spec.get("backoffLimit", 6)):
-                    for ctype in ("FailureTarget", "Failed"):
-                        conditions.append(
-                            _cond(
-                                ctype, "BackoffLimitExceeded", "Job has reached the specified backoff limit", now, old
-                            )
-                        )
-                    message = "Job has reached the specified backoff limit"
-                    self.event(job, "BackoffLimitExceeded", message, "Warning", component="job-controller")
-                elif (completions is not None and succeeded >= int(completions)) or (
-                    completions is None and succeeded and not active
+                    failure = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+                elif deadline is not None and running_for >= int(deadline):
+                    failure = ("DeadlineExceeded", "Job was active longer than specified deadline")
+                elif (
+                    per_index
+                    and spec.get("maxFailedIndexes") is not None
+                    and len(seen.failed_indexes) > int(spec["maxFailedIndexes"])
                 ):
-                    for ctype in ("SuccessCriteriaMet", "Complete"):
-                        message = "Reached expected number of succeeded pods"
-                        conditions.append(_cond(ctype, "CompletionsReached", message, now, old))
-                    status["completionTime"] = now
-                    self.event(job, "Completed", "Job completed", component="job-controller")
+                    failure = ("MaxFailedIndexesExceeded",
+                               "Job has exceeded the specified maximal number of failed indexes")  # fmt: skip
+                elif (
+                    per_index
+                    and seen.failed_indexes
+                    and len(seen.failed_indexes) + len(seen.succeeded_indexes) >= int(completions or 0)
+                ):
+                    failure = ("FailedIndexes", "Job has failed indexes")
+                else:
+                    rule = None
+                    if indexed:
+                        policy = spec.get("successPolicy")
+                        rule = jobs.match_success_policy(policy, int(completions or 0), seen.succeeded_indexes)
+                    if rule:
+                        success = ("SuccessPolicy", rule)
+                    elif (completions is not None and succeeded >= int(completions)) or (
+                        completions is None and succeeded and not active
+                    ):
+                        success = ("CompletionsReached", "Reached expected number of succeeded pods")
+                if failure is not None:
+                    conditions = [c for c in conditions if c.get("type") != "FailureTarget"]
+                    conditions.append(_cond("FailureTarget", *failure, now, old))
+                    if not active:  # the Job's pods are terminated (the controller does it this pass)
+                        conditions.append(_cond("Failed", *failure, now, old))
+                        self.event(job, failure[0], failure[1], "Warning", component="job-controller")
+                elif success is not None:
+                    conditions = [c for c in conditions if c.get("type") != "SuccessCriteriaMet"]
+                    conditions.append(_cond("SuccessCriteriaMet", *success, now, old))
+                    if not active:
+                        conditions.append(_cond("Complete", *success, now, old))
+                        status["completionTime"] = now
+                        self.event(job, "Completed", "Job completed", component="job-controller")
             if conditions:
                 status["conditions"] = conditions
             else:
                 status.pop("conditions", None)
-            if active:
+            if active and not any(c.get("type") in ("FailureTarget", "SuccessCriteriaMet") for c in conditions):
                 status["active"] = len(active)
             if succeeded:
                 status["succeeded"] = succeeded
@@ -1354,14 +1407,11 @@ class Controller:
             status["ready"] = sum(1 for p in active if pod_ready(p))
             status["terminating"] = 0
             status["uncountedTerminatedPods"] = {}
-            if spec.get("completionMode") == "Indexed":
-                done = sorted(
-                    int((p["metadata"].get("annotations") or {}).get("batch.kubernetes.io/job-completion-index", "0"))
-                    for p, ph in zip(pods, phases, strict=True)
-                    if ph == "Succeeded"
-                )
-                if done:
-                    status["completedIndexes"] = _ranges(done)
+            if indexed:
+                if seen.succeeded_indexes:
+                    status["completedIndexes"] = jobs.ranges(seen.succeeded_indexes)
+                if spec.get("backoffLimitPerIndex") is not None:
+                    status["failedIndexes"] = jobs.ranges(seen.failed_indexes)
             if status != old:
                 new = copy.deepcopy(job)
                 new["status"] = status
@@ -1842,20 +1892,6 @@ def _job_finished(job: Obj) -> bool:
     return _job_state(job) != "Running"
 
 
-def _ranges(values: list[int]) -> str:
-    """``0-2,5`` for [0, 1, 2, 5] (Job status.completedIndexes)."""
-    out: list[str] = []
-    start = prev = None
-    for value in [*sorted(set(values)), None]:
-        if start is not None and (value is None or value != prev + 1):  # type: ignore[operator]
-            out.append(str(start) if start == prev else f"{start}-{prev}")
-            start = None
-        if value is not None and start is None:
-            start = value
-        prev = value
-    return ",".join(out)
-
-
 def _has_dependents(store: Store, owner: Obj) -> bool:
     uid = owner["metadata"]["uid"]
     ns = owner["metadata"].get("namespace", "")
@@ -1866,29 +1902,67 @@ def _has_dependents(store: Store, owner: Obj) -> bool:
     return False
 
 
+def exit_codes(pod: Obj) -> dict[str, int]:
+    """The exit code of each container of a run-to-completion pod (emulator controls, default 0).
+
+    ``kubesim.voicehive.io/exit-code``: ``"42"`` (every container) or ``"main=42,sidecar=0"``;
+    ``kubesim.voicehive.io/condition: Failed``: every container exits 1.
+    """
+    annotations = pod["metadata"].get("annotations") or {}
+    names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+    codes = dict.fromkeys(names, 1 if annotations.get(CONDITION) == "Failed" else 0)
+    text = str(annotations.get(EXIT_CODE, "")).strip()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.rpartition("=")
+        try:
+            code = int(value)
+        except ValueError:
+            continue
+        for container in names if not name else [name]:
+            if container in codes:
+                codes[container] = code
+    return codes
+
+
+DISRUPTIONS = {
+    "EvictionByEvictionAPI": "Eviction API: evicting",
+    "PreemptionByScheduler": "default-scheduler: preempting to accommodate a higher priority pod",
+    "DeletionByTaintManager": "Taint manager: deleting due to NoExecute taint",
+    "DeletionByPodGC": "PodGC: node no longer exists",
+    "TerminationByKubelet": "The node was low on resource: memory.",
+}
+
+
 def _maybe_terminate(pod: Obj, now: float) -> None:
     """Run-to-completion pods (those of Jobs, restartPolicy Never/OnFailure) end after ``JOB_FINISH`` s.
 
-    Annotation ``kubesim.voicehive.io/condition: Failed`` makes the container exit 1 instead of 0.
+    Each container exits with its code from :func:`exit_codes`; the pod Succeeds when all exit 0, else
+    it Fails. Annotation ``kubesim.voicehive.io/disruption: <reason>`` disrupts the pod at once instead:
+    condition DisruptionTarget (that reason), containers killed (exit 137), phase Failed.
     """
     spec = pod.get("spec") or {}
     labels = pod["metadata"].get("labels") or {}
     if spec.get("restartPolicy") not in ("Never", "OnFailure") or "batch.kubernetes.io/job-name" not in labels:
         return
     status = pod["status"]
+    disruption = (pod["metadata"].get("annotations") or {}).get(DISRUPTION)
     started = parse_time(status.get("startTime"))
-    if started is None or now - started.timestamp() < JOB_FINISH:
+    if not disruption and (started is None or now - started.timestamp() < JOB_FINISH):
         return
-    failed = (pod["metadata"].get("annotations") or {}).get(CONDITION) == "Failed"
     ts = now_rfc3339_at(now)
+    codes = exit_codes(pod)
+    if disruption:
+        codes = dict.fromkeys(codes, 137)
+    failed = any(codes.values())
     status["phase"] = "Failed" if failed else "Succeeded"
     for cs in status.get("containerStatuses") or []:
+        code = codes.get(cs.get("name"), 0)
         cs["ready"] = False
         cs["started"] = False
         cs["state"] = {
             "terminated": {
-                "exitCode": 1 if failed else 0,
-                "reason": "Error" if failed else "Completed",
+                "exitCode": code,
+                "reason": "Completed" if code == 0 else "Error",
                 "startedAt": status.get("startTime"),
                 "finishedAt": ts,
                 "containerID": cs.get("containerID"),
@@ -1900,3 +1974,9 @@ def _maybe_terminate(pod: Obj, now: float) -> None:
             cond.pop("message", None)
         if cond["type"] == "PodReadyToStartContainers":
             cond.update({"status": "False", "lastTransitionTime": ts})
+    if disruption:
+        status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"]
+        status["conditions"].insert(0, {
+            "type": "DisruptionTarget", "status": "True", "reason": disruption,
+            "message": DISRUPTIONS.get(disruption, disruption), "lastProbeTime": None, "lastTransitionTime": ts,
+        })  # fmt: skip

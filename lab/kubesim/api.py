@@ -439,16 +439,30 @@ def _controller_causes(kind: str, spec: Obj, old: Obj | None) -> list[tuple[str,
     causes: list[tuple[str, str]] = []
     prefix = "spec"
     if kind == "CronJob":
+        from kubesim.cron import CronError, parse_cron  # local: keep api importable alone
+
         schedule = spec.get("schedule")
         if not schedule:
             causes.append(("spec.schedule", "Required value"))
         else:
-            from kubesim.cron import CronError, parse_cron  # local: keep api importable alone
-
             try:
                 parse_cron(str(schedule))
             except CronError as exc:
                 causes.append(("spec.schedule", f'Invalid value: "{schedule}": {exc}'))
+        time_zone = spec.get("timeZone")
+        if time_zone is not None:
+            from kubesim.cron import zone
+
+            try:
+                if not isinstance(time_zone, str) or not time_zone:
+                    raise CronError("timeZone must be nil or non-empty string")
+                zone(time_zone)
+            except CronError as exc:
+                causes.append(("spec.timeZone", f'Invalid value: "{time_zone}": {exc}'))
+        deadline = spec.get("startingDeadlineSeconds")
+        if deadline is not None and (not _is_int(deadline) or deadline < 0):
+            causes.append(("spec.startingDeadlineSeconds",
+                           f"Invalid value: {deadline}: must be greater than or equal to 0"))  # fmt: skip
         spec = (spec.get("jobTemplate") or {}).get("spec") or {}
         prefix = "spec.jobTemplate.spec"
     template = spec.get("template") or {}

@@ -17,6 +17,7 @@ so the loop reaches a fixed point.
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import logging
@@ -243,6 +244,7 @@ class Controller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending_hooks: list[tuple[Hook, str, str]] = []
+        self._noted: set[tuple[Any, ...]] = set()
         self.hook_procs: list[subprocess.Popen[bytes]] = []
         store.listeners.append(self._on_change)
 
@@ -1439,7 +1441,7 @@ class Controller:
 
     # ------------------------------------------------------------------------------------------ CronJob
     def _cronjobs(self) -> None:
-        from kubesim.cron import CronError, next_after  # local: only the CronJob controller needs it
+        from kubesim.cron import CronError, most_recent, zone  # local: only the CronJob controller needs it
 
         for (ns, _), cj in list(self.store.objects["batch/cronjobs"].items()):
             if cj["metadata"].get("deletionTimestamp"):
@@ -1454,22 +1456,21 @@ class Controller:
             annotations = cj["metadata"].get("annotations") or {}
             clock = parse_time(annotations.get(SIMULATED_TIME)) or parse_time(now_rfc3339())
             assert clock is not None
-            last = parse_time(old.get("lastScheduleTime")) or parse_time(cj["metadata"]["creationTimestamp"])
-            assert last is not None
             due = None
-            if not spec.get("suspend"):
-                try:
-                    candidate = next_after(spec.get("schedule", ""), last)
-                    while candidate <= clock:
-                        due = candidate
-                        candidate = next_after(spec["schedule"], candidate)
-                except CronError:
-                    due = None
+            place: Any = None
+            try:
+                place = zone(spec.get("timeZone"))
+            except CronError as exc:  # the apiserver refuses unknown zones; the controller checks again
+                self._note(cj, "UnknownTimeZone", f'invalid timeZone: "{spec.get("timeZone")}": {exc}')
+            if place is not None and not spec.get("suspend"):
+                due = self._due(cj, clock, place, most_recent)
             active = [j for j in jobs if not _job_finished(j)]
             if due is not None:
                 policy = spec.get("concurrencyPolicy", "Allow")
                 if policy == "Forbid" and active:
                     due = None
+                    self._note(cj, "JobAlreadyActive", "Not starting job because prior execution is running and "
+                               "concurrency policy is Forbid", "Normal")  # fmt: skip
                 elif policy == "Replace":
                     for job in active:
                         self._cascade_delete("batch/jobs", job)
@@ -1490,11 +1491,7 @@ class Controller:
                             "labels": dict(jmeta.get("labels") or {}),
                             "annotations": dict(
                                 jmeta.get("annotations") or {},
-                                **{
-                                    "batch.kubernetes.io/cronjob-scheduled-timestamp": due.strftime(
-                                        "%Y-%m-%dT%H:%M:%SZ"
-                                    )
-                                },
+                                **{"batch.kubernetes.io/cronjob-scheduled-timestamp": _rfc3339_in(due, place)},
                             ),
                             "ownerReferences": [owner_ref(cj)],
                             "generation": 1,
@@ -1545,6 +1542,44 @@ class Controller:
                 new = copy.deepcopy(cj)
                 new["status"] = status
                 self.store.replace("batch/cronjobs", new)
+
+    def _due(self, cj: Obj, clock: Any, place: Any, most_recent: Any) -> Any:
+        """The scheduled time to run now, if any, as the CronJob controller's nextScheduleTime decides.
+
+        Times are looked for after status.lastScheduleTime (else the creation time), or after now minus
+        ``startingDeadlineSeconds`` when that is later: a run missed by more than the deadline is not started.
+        More than 100 missed times give the TooManyMissedTimes warning (the latest one still starts).
+        """
+        from kubesim.cron import CronError  # local: only the CronJob controller needs it
+
+        spec, status = cj["spec"], cj.get("status") or {}
+        earliest = parse_time(status.get("lastScheduleTime")) or parse_time(cj["metadata"]["creationTimestamp"])
+        deadline = spec.get("startingDeadlineSeconds")
+        if deadline is not None:
+            earliest = max(earliest, clock - datetime.timedelta(seconds=int(deadline)))
+        try:
+            due, missed = most_recent(spec.get("schedule", ""), earliest, clock, place)
+        except CronError:
+            return None
+        if due is None:
+            return None
+        if missed > 100:
+            self._note(cj, "TooManyMissedTimes", "too many missed start times. Set or decrease "
+                       ".spec.startingDeadlineSeconds or check clock skew")  # fmt: skip
+        if deadline is not None and due + datetime.timedelta(seconds=int(deadline)) < clock:
+            stamp = due.strftime("%a, %d %b %Y %H:%M:%S +0000")
+            self._note(cj, "MissSchedule", f"Missed scheduled time to start a job: {stamp}")
+            return None
+        return due
+
+    def _note(self, obj: Obj, reason: str, message: str, etype: str = "Warning") -> None:
+        """An event the CronJob controller records once per state of the object (not on every pass)."""
+        key = (obj["metadata"]["uid"], obj["metadata"].get("generation"), reason, message,
+               (obj.get("status") or {}).get("lastScheduleTime"))  # fmt: skip
+        if key in self._noted:
+            return
+        self._noted.add(key)
+        self.event(obj, reason, message, etype, component="cronjob-controller")
 
     # ------------------------------------------------------------------------------------------ deletion
     def _cascade_delete(self, storage: str, obj: Obj) -> None:
@@ -1890,6 +1925,14 @@ def _job_state(job: Obj) -> str:
 
 def _job_finished(job: Obj) -> bool:
     return _job_state(job) != "Running"
+
+
+def _rfc3339_in(when: Any, place: Any) -> str:
+    """RFC 3339 in a zone, as Go formats it (``Z`` for UTC, else the offset)."""
+    local = when.astimezone(place)
+    if local.utcoffset() == datetime.timedelta(0):
+        return local.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return local.isoformat(timespec="seconds")
 
 
 def _has_dependents(store: Store, owner: Obj) -> bool:

@@ -252,7 +252,14 @@ def apply_defaults(store: Store, res: Resource, obj: Obj) -> None:
     elif kind == "PersistentVolumeClaim" and isinstance(spec, dict):
         from kubesim.controller import default_claim_spec  # local: the controller imports this module
 
-        default_claim_spec(spec)
+        default_claim_spec(spec, store)
+        obj.setdefault("status", {"phase": "Pending"})
+    elif kind == "StorageClass":
+        obj.setdefault("reclaimPolicy", "Delete")
+        obj.setdefault("volumeBindingMode", "Immediate")
+    elif kind == "PersistentVolume" and isinstance(spec, dict):
+        spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+        spec.setdefault("volumeMode", "Filesystem")
         obj.setdefault("status", {"phase": "Pending"})
     elif kind == "ServiceAccount":
         pass

@@ -58,6 +58,8 @@ EXIT_CODE = ANN + "exit-code"
 DISRUPTION = ANN + "disruption"
 DEFAULT_STORAGE_CLASS = "standard"  # the emulated cluster's default StorageClass
 PROVISIONER = "rancher.io/local-path"
+IS_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+PV_PROTECTION = "kubernetes.io/pv-protection"
 JOB_FINISH = 1.0  # seconds a Job's pod runs before it succeeds (emulated work)
 
 
@@ -245,6 +247,7 @@ class Controller:
         self._thread: threading.Thread | None = None
         self._pending_hooks: list[tuple[Hook, str, str]] = []
         self._noted: set[tuple[Any, ...]] = set()
+        self._booted = False
         self.hook_procs: list[subprocess.Popen[bytes]] = []
         store.listeners.append(self._on_change)
 
@@ -471,11 +474,13 @@ class Controller:
     def reconcile(self) -> None:
         """One pass over everything."""
         with self.store.lock:
+            self._defaults()
             self._namespaces()
             self._deployments()
             self._replicasets()
             self._statefulsets()
             self._claims()
+            self._volumes()
             self._daemonsets()
             self._revisions()
             self._cronjobs()
@@ -805,7 +810,7 @@ class Controller:
                 claim["metadata"]["annotations"] = dict(tmeta["annotations"])
             if policy.get("whenDeleted") == "Delete":
                 claim["metadata"]["ownerReferences"] = [dict(owner_ref(sts), blockOwnerDeletion=True)]
-            default_claim_spec(claim["spec"])
+            default_claim_spec(claim["spec"], self.store)
             self.store.create("/persistentvolumeclaims", claim)
             self.event(
                 sts,
@@ -856,14 +861,39 @@ class Controller:
             if (claim.get("status") or {}).get("phase") == "Bound":
                 continue
             spec = claim.get("spec") or {}
-            if spec.get("storageClassName") not in (None, DEFAULT_STORAGE_CLASS):
-                continue  # no provisioner for other classes: the claim stays Pending, as on a cluster
+            klass = self.store.peek("storage.k8s.io/storageclasses", "", spec.get("storageClassName") or "")
+            if klass is None or klass.get("provisioner") != PROVISIONER:
+                continue  # no provisioner for the claim's class: it stays Pending, as on a cluster
+            node = None
+            if klass.get("volumeBindingMode") == "WaitForFirstConsumer":
+                node = next(
+                    (
+                        pod["spec"]["nodeName"]
+                        for (pns, _), pod in self.store.objects["/pods"].items()
+                        if pns == ns
+                        and (pod.get("spec") or {}).get("nodeName")
+                        and any(
+                            (v.get("persistentVolumeClaim") or {}).get("claimName") == name
+                            for v in pod["spec"].get("volumes") or []
+                        )
+                    ),
+                    None,
+                )
+                if node is None:
+                    self._note(claim, "WaitForFirstConsumer",
+                               "waiting for first consumer to be created before binding", "Normal",
+                               "persistentvolume-controller")  # fmt: skip
+                    continue
             bound = copy.deepcopy(claim)
-            bound["spec"]["volumeName"] = spec.get("volumeName") or f"pvc-{claim['metadata']['uid']}"
+            volume = spec.get("volumeName") or f"pvc-{claim['metadata']['uid']}"
+            bound["spec"]["volumeName"] = volume
             annotations = bound["metadata"].setdefault("annotations", {})
             annotations.setdefault("pv.kubernetes.io/bind-completed", "yes")
             annotations.setdefault("pv.kubernetes.io/bound-by-controller", "yes")
+            annotations.setdefault("volume.beta.kubernetes.io/storage-provisioner", PROVISIONER)
             annotations.setdefault("volume.kubernetes.io/storage-provisioner", PROVISIONER)
+            if node:
+                annotations.setdefault("volume.kubernetes.io/selected-node", node)
             bound["metadata"]["finalizers"] = list(
                 dict.fromkeys((claim["metadata"].get("finalizers") or []) + ["kubernetes.io/pvc-protection"])
             )
@@ -872,12 +902,113 @@ class Controller:
                 "accessModes": list(spec.get("accessModes") or []),
                 "capacity": {"storage": ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")},
             }
+            if self.store.peek("/persistentvolumes", "", volume) is None:
+                self.store.create("/persistentvolumes", self._volume_for(bound, klass, node or NODE_NAME))
             self.store.replace("/persistentvolumeclaims", bound)
             self.event(
                 claim,
                 "ProvisioningSucceeded",
-                f"Successfully provisioned volume {bound['spec']['volumeName']}",
+                f"Successfully provisioned volume {volume}",
                 component=PROVISIONER,
+            )
+
+    def _volume_for(self, claim: Obj, klass: Obj, node: str) -> Obj:
+        """The PersistentVolume the local-path provisioner makes for a claim (bound to it, on ``node``)."""
+        meta, spec = claim["metadata"], claim["spec"]
+        name, ns = spec["volumeName"], meta["namespace"]
+        return {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {
+                "name": name,
+                "annotations": {
+                    "local.path.provisioner/selected-node": node,
+                    "pv.kubernetes.io/provisioned-by": PROVISIONER,
+                },
+                "finalizers": [PV_PROTECTION],
+            },
+            "spec": {
+                "accessModes": list(spec.get("accessModes") or []),
+                "capacity": dict(claim["status"]["capacity"]),
+                "claimRef": {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "name": meta["name"],
+                    "namespace": ns,
+                    "uid": meta["uid"],
+                    "resourceVersion": meta.get("resourceVersion"),
+                },
+                "hostPath": {
+                    "path": f"/var/local-path-provisioner/{name}_{ns}_{meta['name']}",
+                    "type": "DirectoryOrCreate",
+                },
+                "nodeAffinity": {
+                    "required": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
+                                ]
+                            }
+                        ]
+                    }
+                },
+                "persistentVolumeReclaimPolicy": klass.get("reclaimPolicy", "Delete"),
+                "storageClassName": klass["metadata"]["name"],
+                "volumeMode": spec.get("volumeMode", "Filesystem"),
+            },
+            "status": {"phase": "Bound", "lastPhaseTransitionTime": now_rfc3339()},
+        }
+
+    def _volumes(self) -> None:
+        """PersistentVolumes whose claim is gone: Released, then deleted (reclaimPolicy Delete) or kept (Retain).
+
+        ``kubernetes.io/pv-protection`` keeps a deleted volume while it is Bound to a claim.
+        """
+        for (_, name), pv in list(self.store.objects["/persistentvolumes"].items()):
+            ref = (pv.get("spec") or {}).get("claimRef") or {}
+            claim = self.store.peek("/persistentvolumeclaims", ref.get("namespace", ""), ref.get("name", ""))
+            claimed = claim is not None and claim["metadata"].get("uid") == ref.get("uid")
+            phase = (pv.get("status") or {}).get("phase")
+            if pv["metadata"].get("deletionTimestamp") and not claimed:
+                rest = [f for f in pv["metadata"].get("finalizers") or [] if f != PV_PROTECTION]
+                if rest:
+                    kept = copy.deepcopy(pv)
+                    kept["metadata"]["finalizers"] = rest
+                    self._write("/persistentvolumes", pv, kept)
+                else:
+                    self.store.delete("/persistentvolumes", "", name)
+                continue
+            if claimed or not ref or phase not in ("Bound", "Released"):
+                continue
+            if pv["spec"].get("persistentVolumeReclaimPolicy", "Retain") == "Delete":
+                self.store.delete("/persistentvolumes", "", name)  # the provisioner deletes the volume
+                continue
+            if phase != "Released":
+                released = copy.deepcopy(pv)
+                released["status"] = {"phase": "Released", "lastPhaseTransitionTime": now_rfc3339()}
+                self.store.replace("/persistentvolumes", released)
+
+    def boot(self) -> None:
+        """Make the cluster's default objects again at the next pass (at start and after a reset)."""
+        self._booted = False
+
+    def _defaults(self) -> None:
+        """What a kind cluster is created with: the default StorageClass ``standard`` (local-path provisioner)."""
+        if self._booted:
+            return
+        self._booted = True
+        if self.store.peek("storage.k8s.io/storageclasses", "", DEFAULT_STORAGE_CLASS) is None:
+            self.store.create(
+                "storage.k8s.io/storageclasses",
+                {
+                    "apiVersion": "storage.k8s.io/v1",
+                    "kind": "StorageClass",
+                    "metadata": {"name": DEFAULT_STORAGE_CLASS, "annotations": {IS_DEFAULT_CLASS: "true"}},
+                    "provisioner": PROVISIONER,
+                    "reclaimPolicy": "Delete",
+                    "volumeBindingMode": "WaitForFirstConsumer",
+                },
             )
 
     def _revision_owner(self, sts: Obj) -> Obj | None:
@@ -1572,14 +1703,16 @@ class Controller:
             return None
         return due
 
-    def _note(self, obj: Obj, reason: str, message: str, etype: str = "Warning") -> None:
-        """An event the CronJob controller records once per state of the object (not on every pass)."""
+    def _note(
+        self, obj: Obj, reason: str, message: str, etype: str = "Warning", component: str = "cronjob-controller"
+    ) -> None:
+        """An event a controller records once per state of the object (not on every pass)."""
         key = (obj["metadata"]["uid"], obj["metadata"].get("generation"), reason, message,
                (obj.get("status") or {}).get("lastScheduleTime"))  # fmt: skip
         if key in self._noted:
             return
         self._noted.add(key)
-        self.event(obj, reason, message, etype, component="cronjob-controller")
+        self.event(obj, reason, message, etype, component=component)
 
     # ------------------------------------------------------------------------------------------ deletion
     def _cascade_delete(self, storage: str, obj: Obj) -> None:
@@ -1891,10 +2024,26 @@ def _ordinal(pod: Obj) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
-def default_claim_spec(spec: Obj) -> None:
-    """What the apiserver and the DefaultStorageClass admission fill in a PersistentVolumeClaim's spec."""
+def default_claim_spec(spec: Obj, store: Store | None = None) -> None:
+    """What the apiserver and the DefaultStorageClass admission fill in a PersistentVolumeClaim's spec.
+
+    A claim without ``storageClassName`` gets the default class (annotation
+    ``storageclass.kubernetes.io/is-default-class: "true"``; the newest when several are); none when there is none.
+    """
     spec.setdefault("volumeMode", "Filesystem")
-    spec.setdefault("storageClassName", DEFAULT_STORAGE_CLASS)
+    if "storageClassName" in spec:
+        return
+    if store is None:
+        spec["storageClassName"] = DEFAULT_STORAGE_CLASS
+        return
+    defaults = [
+        sc
+        for sc in store.objects["storage.k8s.io/storageclasses"].values()
+        if (sc["metadata"].get("annotations") or {}).get(IS_DEFAULT_CLASS) == "true"
+    ]
+    if defaults:
+        newest = max(defaults, key=lambda sc: (sc["metadata"].get("creationTimestamp", ""), sc["metadata"]["name"]))
+        spec["storageClassName"] = newest["metadata"]["name"]
 
 
 def _percent(value: Any, total: int) -> int:

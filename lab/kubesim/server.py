@@ -187,6 +187,7 @@ class Kubesim:
         self.controller.hooks_enabled = False
         with self.store.lock:
             self.store.clear()
+            self.controller.boot()
             self.load_seed()
             self.controller.settle()
         self.controller.hooks_enabled = True

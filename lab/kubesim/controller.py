@@ -990,8 +990,9 @@ class Controller:
                 self.store.replace("/persistentvolumes", released)
 
     def boot(self) -> None:
-        """Make the cluster's default objects again at the next pass (at start and after a reset)."""
+        """Make the cluster's default objects now (kubesim start, reset), as a new kind cluster has them."""
         self._booted = False
+        self._defaults()
 
     def _defaults(self) -> None:
         """What a kind cluster is created with: the default StorageClass ``standard`` (local-path provisioner)."""

@@ -1712,6 +1712,8 @@ class Controller:
                (obj.get("status") or {}).get("lastScheduleTime"))  # fmt: skip
         if key in self._noted:
             return
+        if len(self._noted) > 10000:
+            self._noted.clear()  # states long past: forgetting them at worst repeats an event once
         self._noted.add(key)
         self.event(obj, reason, message, etype, component=component)
 

@@ -252,7 +252,14 @@ def apply_defaults(store: Store, res: Resource, obj: Obj) -> None:
     elif kind == "PersistentVolumeClaim" and isinstance(spec, dict):
         from kubesim.controller import default_claim_spec  # local: the controller imports this module
 
-        default_claim_spec(spec)
+        default_claim_spec(spec, store)
+        obj.setdefault("status", {"phase": "Pending"})
+    elif kind == "StorageClass":
+        obj.setdefault("reclaimPolicy", "Delete")
+        obj.setdefault("volumeBindingMode", "Immediate")
+    elif kind == "PersistentVolume" and isinstance(spec, dict):
+        spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+        spec.setdefault("volumeMode", "Filesystem")
         obj.setdefault("status", {"phase": "Pending"})
     elif kind == "ServiceAccount":
         pass
@@ -277,7 +284,12 @@ def _default_job_spec(meta: Obj, spec: Obj) -> None:
     if spec.get("completions") is None and spec.get("parallelism") is None:
         spec["completions"] = 1
     spec.setdefault("parallelism", 1)
-    spec.setdefault("backoffLimit", 6)
+    # with backoffLimitPerIndex the Job-wide limit defaults to the largest int32 (the per-index limit rules)
+    spec.setdefault("backoffLimit", 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6)
+    for rule in (spec.get("podFailurePolicy") or {}).get("rules") or []:
+        for pattern in (rule.get("onPodConditions") or []) if isinstance(rule, dict) else []:
+            if isinstance(pattern, dict):
+                pattern.setdefault("status", "True")
     spec.setdefault("completionMode", "NonIndexed")
     spec.setdefault("suspend", False)
     spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
@@ -434,16 +446,30 @@ def _controller_causes(kind: str, spec: Obj, old: Obj | None) -> list[tuple[str,
     causes: list[tuple[str, str]] = []
     prefix = "spec"
     if kind == "CronJob":
+        from kubesim.cron import CronError, parse_cron  # local: keep api importable alone
+
         schedule = spec.get("schedule")
         if not schedule:
             causes.append(("spec.schedule", "Required value"))
         else:
-            from kubesim.cron import CronError, parse_cron  # local: keep api importable alone
-
             try:
                 parse_cron(str(schedule))
             except CronError as exc:
                 causes.append(("spec.schedule", f'Invalid value: "{schedule}": {exc}'))
+        time_zone = spec.get("timeZone")
+        if time_zone is not None:
+            from kubesim.cron import zone
+
+            try:
+                if not isinstance(time_zone, str) or not time_zone:
+                    raise CronError("timeZone must be nil or non-empty string")
+                zone(time_zone)
+            except CronError as exc:
+                causes.append(("spec.timeZone", f'Invalid value: "{time_zone}": {exc}'))
+        deadline = spec.get("startingDeadlineSeconds")
+        if deadline is not None and (not _is_int(deadline) or deadline < 0):
+            causes.append(("spec.startingDeadlineSeconds",
+                           f"Invalid value: {deadline}: must be greater than or equal to 0"))  # fmt: skip
         spec = (spec.get("jobTemplate") or {}).get("spec") or {}
         prefix = "spec.jobTemplate.spec"
     template = spec.get("template") or {}
@@ -492,12 +518,89 @@ def _controller_causes(kind: str, spec: Obj, old: Obj | None) -> list[tuple[str,
             value = spec.get(field)
             if value is not None and (not _is_int(value) or value < 0):
                 causes.append((f"{prefix}.{field}", f"Invalid value: {value}: must be greater than or equal to 0"))
+        causes.extend(_job_policy_causes(prefix, spec, policy))
         if kind == "Job" and old is not None:
             old_spec = old.get("spec") or {}
             if spec.get("selector") is not None and old_spec.get("selector") != spec.get("selector"):
                 causes.append(("spec.selector", f"Invalid value: {spec.get('selector')!r}: field is immutable"))
             if spec.get("completions") != old_spec.get("completions") and spec.get("completions") is not None:
                 causes.append(("spec.completions", f"Invalid value: {spec.get('completions')}: field is immutable"))
+    return causes
+
+
+def _job_policy_causes(prefix: str, spec: Obj, restart_policy: Any) -> list[tuple[str, str]]:
+    """podFailurePolicy, backoffLimitPerIndex, maxFailedIndexes and successPolicy (the Job validation's rules)."""
+    causes: list[tuple[str, str]] = []
+    indexed = spec.get("completionMode") == "Indexed"
+    completions = spec.get("completions")
+    per_index = spec.get("backoffLimitPerIndex")
+    if per_index is not None:
+        if not _is_int(per_index) or per_index < 0:
+            causes.append((f"{prefix}.backoffLimitPerIndex",
+                           f"Invalid value: {per_index}: must be greater than or equal to 0"))  # fmt: skip
+        if not indexed:
+            causes.append((f"{prefix}.backoffLimitPerIndex",
+                           f"Invalid value: {per_index}: requires indexed completion mode"))  # fmt: skip
+    max_failed = spec.get("maxFailedIndexes")
+    if max_failed is not None:
+        if per_index is None:
+            causes.append((f"{prefix}.maxFailedIndexes", "Required value: requires backoffLimitPerIndex"))
+        elif _is_int(max_failed) and _is_int(completions) and max_failed > completions:
+            causes.append((f"{prefix}.maxFailedIndexes",
+                           f"Invalid value: {max_failed}: must be less than or equal to completions"))  # fmt: skip
+    policy = spec.get("podFailurePolicy")
+    if policy is not None:
+        path = f"{prefix}.podFailurePolicy"
+        if restart_policy != "Never":
+            causes.append((f"{prefix}.template.spec.restartPolicy",
+                           f'Invalid value: "{restart_policy}": only "Never" is supported when podFailurePolicy '
+                           "is specified"))  # fmt: skip
+        actions = ("Count", "FailIndex", "FailJob", "Ignore")
+        for i, rule in enumerate((policy or {}).get("rules") or []):
+            rpath = f"{path}.rules[{i}]"
+            action = rule.get("action")
+            if action not in actions:
+                causes.append((f"{rpath}.action", f'Unsupported value: "{action}": supported values: '
+                               + ", ".join(f'"{a}"' for a in actions)))  # fmt: skip
+            elif action == "FailIndex" and per_index is None:
+                causes.append((f"{rpath}.action", 'Invalid value: "FailIndex": requires the backoffLimitPerIndex '
+                               "to be set"))  # fmt: skip
+            codes, conds = rule.get("onExitCodes"), rule.get("onPodConditions")
+            if codes is None and conds is None:
+                causes.append((rpath, "Invalid value: specifying one of OnExitCodes and OnPodConditions is required"))
+            elif codes is not None and conds is not None:
+                causes.append((rpath, "Invalid value: specifying both OnExitCodes and OnPodConditions is not "
+                               "supported"))  # fmt: skip
+            elif codes is not None:
+                operator = codes.get("operator")
+                if operator not in ("In", "NotIn"):
+                    causes.append((f"{rpath}.onExitCodes.operator",
+                                   f'Unsupported value: "{operator}": supported values: "In", "NotIn"'))  # fmt: skip
+                values = codes.get("values") or []
+                if not values:
+                    causes.append((f"{rpath}.onExitCodes.values", "Invalid value: at least one value is required"))
+                for j, value in enumerate(values):
+                    if operator == "In" and value == 0:
+                        causes.append((f"{rpath}.onExitCodes.values[{j}]",
+                                       "Invalid value: 0: must not be 0 for the In operator"))  # fmt: skip
+    success = spec.get("successPolicy")
+    if success is not None:
+        path = f"{prefix}.successPolicy"
+        if not indexed:
+            causes.append((path, "Invalid value: requires indexed completion mode"))
+        rules = (success or {}).get("rules") or []
+        if not rules:
+            causes.append((f"{path}.rules", "Required value: at least one rules must be specified"))
+        for i, rule in enumerate(rules):
+            count = rule.get("succeededCount")
+            if rule.get("succeededIndexes") is None and count is None:
+                causes.append((f"{path}.rules[{i}]",
+                               "Required value: at least one of succeededCount or succeededIndexes must be "
+                               "specified"))  # fmt: skip
+            if count is not None and _is_int(completions) and (not _is_int(count) or count > completions):
+                causes.append((f"{path}.rules[{i}].succeededCount",
+                               f"Invalid value: {count}: must be less than or equal to {completions} "
+                               "(the number of specified completions)"))  # fmt: skip
     return causes
 
 

@@ -17,6 +17,7 @@ so the loop reaches a fixed point.
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import logging
@@ -28,6 +29,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from kubesim import jobs
 from kubesim.api import random_suffix
 from kubesim.discovery import by_storage
 from kubesim.selectors import labels_match, parse_label_selector, selector_from_match_labels
@@ -52,8 +54,12 @@ COMPONENTS = {
     "CronJob": "cronjob-controller",
 }
 SIMULATED_TIME = ANN + "simulated-time"
+EXIT_CODE = ANN + "exit-code"
+DISRUPTION = ANN + "disruption"
 DEFAULT_STORAGE_CLASS = "standard"  # the emulated cluster's default StorageClass
 PROVISIONER = "rancher.io/local-path"
+IS_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+PV_PROTECTION = "kubernetes.io/pv-protection"
 JOB_FINISH = 1.0  # seconds a Job's pod runs before it succeeds (emulated work)
 
 
@@ -240,6 +246,8 @@ class Controller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending_hooks: list[tuple[Hook, str, str]] = []
+        self._noted: set[tuple[Any, ...]] = set()
+        self._booted = False
         self.hook_procs: list[subprocess.Popen[bytes]] = []
         store.listeners.append(self._on_change)
 
@@ -466,11 +474,13 @@ class Controller:
     def reconcile(self) -> None:
         """One pass over everything."""
         with self.store.lock:
+            self._defaults()
             self._namespaces()
             self._deployments()
             self._replicasets()
             self._statefulsets()
             self._claims()
+            self._volumes()
             self._daemonsets()
             self._revisions()
             self._cronjobs()
@@ -800,7 +810,7 @@ class Controller:
                 claim["metadata"]["annotations"] = dict(tmeta["annotations"])
             if policy.get("whenDeleted") == "Delete":
                 claim["metadata"]["ownerReferences"] = [dict(owner_ref(sts), blockOwnerDeletion=True)]
-            default_claim_spec(claim["spec"])
+            default_claim_spec(claim["spec"], self.store)
             self.store.create("/persistentvolumeclaims", claim)
             self.event(
                 sts,
@@ -851,14 +861,39 @@ class Controller:
             if (claim.get("status") or {}).get("phase") == "Bound":
                 continue
             spec = claim.get("spec") or {}
-            if spec.get("storageClassName") not in (None, DEFAULT_STORAGE_CLASS):
-                continue  # no provisioner for other classes: the claim stays Pending, as on a cluster
+            klass = self.store.peek("storage.k8s.io/storageclasses", "", spec.get("storageClassName") or "")
+            if klass is None or klass.get("provisioner") != PROVISIONER:
+                continue  # no provisioner for the claim's class: it stays Pending, as on a cluster
+            node = None
+            if klass.get("volumeBindingMode") == "WaitForFirstConsumer":
+                node = next(
+                    (
+                        pod["spec"]["nodeName"]
+                        for (pns, _), pod in self.store.objects["/pods"].items()
+                        if pns == ns
+                        and (pod.get("spec") or {}).get("nodeName")
+                        and any(
+                            (v.get("persistentVolumeClaim") or {}).get("claimName") == name
+                            for v in pod["spec"].get("volumes") or []
+                        )
+                    ),
+                    None,
+                )
+                if node is None:
+                    self._note(claim, "WaitForFirstConsumer",
+                               "waiting for first consumer to be created before binding", "Normal",
+                               "persistentvolume-controller")  # fmt: skip
+                    continue
             bound = copy.deepcopy(claim)
-            bound["spec"]["volumeName"] = spec.get("volumeName") or f"pvc-{claim['metadata']['uid']}"
+            volume = spec.get("volumeName") or f"pvc-{claim['metadata']['uid']}"
+            bound["spec"]["volumeName"] = volume
             annotations = bound["metadata"].setdefault("annotations", {})
             annotations.setdefault("pv.kubernetes.io/bind-completed", "yes")
             annotations.setdefault("pv.kubernetes.io/bound-by-controller", "yes")
+            annotations.setdefault("volume.beta.kubernetes.io/storage-provisioner", PROVISIONER)
             annotations.setdefault("volume.kubernetes.io/storage-provisioner", PROVISIONER)
+            if node:
+                annotations.setdefault("volume.kubernetes.io/selected-node", node)
             bound["metadata"]["finalizers"] = list(
                 dict.fromkeys((claim["metadata"].get("finalizers") or []) + ["kubernetes.io/pvc-protection"])
             )
@@ -867,12 +902,114 @@ class Controller:
                 "accessModes": list(spec.get("accessModes") or []),
                 "capacity": {"storage": ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")},
             }
+            if self.store.peek("/persistentvolumes", "", volume) is None:
+                self.store.create("/persistentvolumes", self._volume_for(bound, klass, node or NODE_NAME))
             self.store.replace("/persistentvolumeclaims", bound)
             self.event(
                 claim,
                 "ProvisioningSucceeded",
-                f"Successfully provisioned volume {bound['spec']['volumeName']}",
+                f"Successfully provisioned volume {volume}",
                 component=PROVISIONER,
+            )
+
+    def _volume_for(self, claim: Obj, klass: Obj, node: str) -> Obj:
+        """The PersistentVolume the local-path provisioner makes for a claim (bound to it, on ``node``)."""
+        meta, spec = claim["metadata"], claim["spec"]
+        name, ns = spec["volumeName"], meta["namespace"]
+        return {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {
+                "name": name,
+                "annotations": {
+                    "local.path.provisioner/selected-node": node,
+                    "pv.kubernetes.io/provisioned-by": PROVISIONER,
+                },
+                "finalizers": [PV_PROTECTION],
+            },
+            "spec": {
+                "accessModes": list(spec.get("accessModes") or []),
+                "capacity": dict(claim["status"]["capacity"]),
+                "claimRef": {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "name": meta["name"],
+                    "namespace": ns,
+                    "uid": meta["uid"],
+                    "resourceVersion": meta.get("resourceVersion"),
+                },
+                "hostPath": {
+                    "path": f"/var/local-path-provisioner/{name}_{ns}_{meta['name']}",
+                    "type": "DirectoryOrCreate",
+                },
+                "nodeAffinity": {
+                    "required": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
+                                ]
+                            }
+                        ]
+                    }
+                },
+                "persistentVolumeReclaimPolicy": klass.get("reclaimPolicy", "Delete"),
+                "storageClassName": klass["metadata"]["name"],
+                "volumeMode": spec.get("volumeMode", "Filesystem"),
+            },
+            "status": {"phase": "Bound", "lastPhaseTransitionTime": now_rfc3339()},
+        }
+
+    def _volumes(self) -> None:
+        """PersistentVolumes whose claim is gone: Released, then deleted (reclaimPolicy Delete) or kept (Retain).
+
+        ``kubernetes.io/pv-protection`` keeps a deleted volume while it is Bound to a claim.
+        """
+        for (_, name), pv in list(self.store.objects["/persistentvolumes"].items()):
+            ref = (pv.get("spec") or {}).get("claimRef") or {}
+            claim = self.store.peek("/persistentvolumeclaims", ref.get("namespace", ""), ref.get("name", ""))
+            claimed = claim is not None and claim["metadata"].get("uid") == ref.get("uid")
+            phase = (pv.get("status") or {}).get("phase")
+            if pv["metadata"].get("deletionTimestamp") and not claimed:
+                rest = [f for f in pv["metadata"].get("finalizers") or [] if f != PV_PROTECTION]
+                if rest:
+                    kept = copy.deepcopy(pv)
+                    kept["metadata"]["finalizers"] = rest
+                    self._write("/persistentvolumes", pv, kept)
+                else:
+                    self.store.delete("/persistentvolumes", "", name)
+                continue
+            if claimed or not ref or phase not in ("Bound", "Released"):
+                continue
+            if pv["spec"].get("persistentVolumeReclaimPolicy", "Retain") == "Delete":
+                self.store.delete("/persistentvolumes", "", name)  # the provisioner deletes the volume
+                continue
+            if phase != "Released":
+                released = copy.deepcopy(pv)
+                released["status"] = {"phase": "Released", "lastPhaseTransitionTime": now_rfc3339()}
+                self.store.replace("/persistentvolumes", released)
+
+    def boot(self) -> None:
+        """Make the cluster's default objects now (kubesim start, reset), as a new kind cluster has them."""
+        self._booted = False
+        self._defaults()
+
+    def _defaults(self) -> None:
+        """What a kind cluster is created with: the default StorageClass ``standard`` (local-path provisioner)."""
+        if self._booted:
+            return
+        self._booted = True
+        if self.store.peek("storage.k8s.io/storageclasses", "", DEFAULT_STORAGE_CLASS) is None:
+            self.store.create(
+                "storage.k8s.io/storageclasses",
+                {
+                    "apiVersion": "storage.k8s.io/v1",
+                    "kind": "StorageClass",
+                    "metadata": {"name": DEFAULT_STORAGE_CLASS, "annotations": {IS_DEFAULT_CLASS: "true"}},
+                    "provisioner": PROVISIONER,
+                    "reclaimPolicy": "Delete",
+                    "volumeBindingMode": "WaitForFirstConsumer",
+                },
             )
 
     def _revision_owner(self, sts: Obj) -> Obj | None:
@@ -1253,19 +1390,29 @@ class Controller:
 
     # ------------------------------------------------------------------------------------------ Job
     def _jobs(self) -> None:
+        """The Job controller's pod management: parallelism pods at a time until the completions are reached.
+
+        Indexed Jobs run each index until it succeeds; with ``backoffLimitPerIndex`` an index whose failures
+        exceed it (or a pod matching a FailIndex rule) is failed and not retried. A finished Job's remaining pods
+        are terminated (a Job that met its successPolicy first gets SuccessCriteriaMet, then its pods go).
+        """
         for (_ns, _), job in list(self.store.objects["batch/jobs"].items()):
             if job["metadata"].get("deletionTimestamp"):
                 continue
             spec, status = job["spec"], job.get("status") or {}
-            if _job_finished(job):
+            ended = _job_finished(job) or any(
+                c.get("type") in ("FailureTarget", "SuccessCriteriaMet") and c.get("status") == "True"
+                for c in status.get("conditions") or []
+            )
+            if ended:
                 for pod in self._owned_pods(job):
                     if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
                         self._delete_pod(job, pod)
                 continue
             pods = self._owned_pods(job)
-            active = [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
-            succeeded = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded")
-            succeeded = max(succeeded, int(status.get("succeeded", 0)))
+            seen = jobs.progress(job, pods)
+            active = seen.active
+            succeeded = max(seen.succeeded, int(status.get("succeeded", 0)))
             if spec.get("suspend"):
                 for pod in active:
                     self._delete_pod(job, pod)
@@ -1276,11 +1423,10 @@ class Controller:
             if completions is None and succeeded:
                 remaining = 0  # a work-queue Job stops starting pods once one succeeds
             indexed = spec.get("completionMode") == "Indexed"
-            done_idx = {
-                (p["metadata"].get("annotations") or {}).get("batch.kubernetes.io/job-completion-index")
-                for p in pods
-                if (p.get("status") or {}).get("phase") == "Succeeded" or p in active
-            }
+            free: list[int] = []
+            if indexed:
+                busy = {jobs.pod_index(p) for p in active} | seen.succeeded_indexes | seen.failed_indexes
+                free = [i for i in range(int(completions or 0)) if i not in busy]
             for _ in range(max(0, remaining - len(active))):
                 labels = {
                     "batch.kubernetes.io/controller-uid": job["metadata"]["uid"],
@@ -1290,62 +1436,103 @@ class Controller:
                 extra_ann: Obj = {}
                 name = f"{job['metadata']['name']}-{random_suffix()}"
                 if indexed:
-                    index = next(str(i) for i in range(int(completions or 1)) if str(i) not in done_idx)
-                    done_idx.add(index)
-                    extra_ann["batch.kubernetes.io/job-completion-index"] = index
-                    labels["batch.kubernetes.io/job-completion-index"] = index
+                    if not free:
+                        break
+                    index = free.pop(0)
+                    extra_ann[jobs.INDEX] = labels[jobs.INDEX] = str(index)
+                    if spec.get("backoffLimitPerIndex") is not None:
+                        extra_ann[jobs.INDEX_FAILURES] = str(seen.index_failures.get(index, 0))
+                        if seen.index_ignored.get(index):
+                            extra_ann[jobs.INDEX_IGNORED] = str(seen.index_ignored[index])
                     name = f"{job['metadata']['name']}-{index}-{random_suffix()}"
                 self._new_pod(job, name, labels, extra_ann=extra_ann)
 
     def _job_status(self) -> None:
+        """Job status and its terminal conditions, checked in the Job controller's order.
+
+        A pod matching a FailJob rule of the podFailurePolicy, then the backoffLimit, activeDeadlineSeconds,
+        maxFailedIndexes / failed indexes (backoffLimitPerIndex), then the successPolicy and the completions.
+        Failure: FailureTarget, then (the pods terminated) Failed; success: SuccessCriteriaMet, then Complete.
+        """
         now = now_rfc3339()
         for (_ns, _), job in list(self.store.objects["batch/jobs"].items()):
             spec = job["spec"]
             old = job.get("status") or {}
             pods = self._owned_pods(job)
-            phases = [(p.get("status") or {}).get("phase") for p in pods]
-            succeeded = max(phases.count("Succeeded"), int(old.get("succeeded", 0)))
-            failed = max(phases.count("Failed"), int(old.get("failed", 0)))
-            active = [p for p, ph in zip(pods, phases, strict=True) if ph not in ("Succeeded", "Failed")]
+            seen = jobs.progress(job, pods)
+            succeeded = max(seen.succeeded, int(old.get("succeeded", 0)))
+            failed = max(seen.failed, int(old.get("failed", 0)))
+            active = seen.active
             status: Obj = {k: v for k, v in old.items() if k in ("startTime", "completionTime", "conditions")}
             conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Suspended"]
             finished = _job_finished(job)
+            indexed = spec.get("completionMode") == "Indexed"
+            completions = spec.get("completions")
             if spec.get("suspend") and not finished:
                 conditions.append(_cond("Suspended", "JobSuspended", "Job suspended", now, old))
                 status.pop("startTime", None)
             elif not finished:
                 status.setdefault("startTime", now)
-                completions = spec.get("completions")
+                held = {c.get("type"): c for c in conditions if c.get("status") == "True"}
                 deadline = spec.get("activeDeadlineSeconds")
                 started = parse_time(status["startTime"])
                 running_for = (parse_time(now) - started).total_seconds() if started else 0  # type: ignore[operator]
-                if deadline is not None and running_for >= int(deadline):
-                    message = "Job was active longer than specified deadline"
-                    for ctype in ("FailureTarget", "Failed"):
-                        conditions.append(_cond(ctype, "DeadlineExceeded", message, now, old))
-                    self.event(job, "DeadlineExceeded", message, "Warning", component="job-controller")
+                per_index = indexed and spec.get("backoffLimitPerIndex") is not None
+                failure: tuple[str, str] | None = None
+                success: tuple[str, str] | None = None
+                if "FailureTarget" in held:
+                    failure = (held["FailureTarget"].get("reason", ""), held["FailureTarget"].get("message", ""))
+                elif "SuccessCriteriaMet" in held:
+                    met = held["SuccessCriteriaMet"]
+                    success = (met.get("reason", ""), met.get("message", ""))
+                elif seen.fail_job:
+                    failure = ("PodFailurePolicy", seen.fail_job)
                 elif failed > int(spec.get("backoffLimit", 6)):
-                    for ctype in ("FailureTarget", "Failed"):
-                        conditions.append(
-                            _cond(
-                                ctype, "BackoffLimitExceeded", "Job has reached the specified backoff limit", now, old
-                            )
-                        )
-                    message = "Job has reached the specified backoff limit"
-                    self.event(job, "BackoffLimitExceeded", message, "Warning", component="job-controller")
-                elif (completions is not None and succeeded >= int(completions)) or (
-                    completions is None and succeeded and not active
+                    failure = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+                elif deadline is not None and running_for >= int(deadline):
+                    failure = ("DeadlineExceeded", "Job was active longer than specified deadline")
+                elif (
+                    per_index
+                    and spec.get("maxFailedIndexes") is not None
+                    and len(seen.failed_indexes) > int(spec["maxFailedIndexes"])
                 ):
-                    for ctype in ("SuccessCriteriaMet", "Complete"):
-                        message = "Reached expected number of succeeded pods"
-                        conditions.append(_cond(ctype, "CompletionsReached", message, now, old))
-                    status["completionTime"] = now
-                    self.event(job, "Completed", "Job completed", component="job-controller")
+                    failure = ("MaxFailedIndexesExceeded",
+                               "Job has exceeded the specified maximal number of failed indexes")  # fmt: skip
+                elif (
+                    per_index
+                    and seen.failed_indexes
+                    and len(seen.failed_indexes) + len(seen.succeeded_indexes) >= int(completions or 0)
+                ):
+                    failure = ("FailedIndexes", "Job has failed indexes")
+                else:
+                    rule = None
+                    if indexed:
+                        policy = spec.get("successPolicy")
+                        rule = jobs.match_success_policy(policy, int(completions or 0), seen.succeeded_indexes)
+                    if rule:
+                        success = ("SuccessPolicy", rule)
+                    elif (completions is not None and succeeded >= int(completions)) or (
+                        completions is None and succeeded and not active
+                    ):
+                        success = ("CompletionsReached", "Reached expected number of succeeded pods")
+                if failure is not None:
+                    conditions = [c for c in conditions if c.get("type") != "FailureTarget"]
+                    conditions.append(_cond("FailureTarget", *failure, now, old))
+                    if not active:  # the Job's pods are terminated (the controller does it this pass)
+                        conditions.append(_cond("Failed", *failure, now, old))
+                        self.event(job, failure[0], failure[1], "Warning", component="job-controller")
+                elif success is not None:
+                    conditions = [c for c in conditions if c.get("type") != "SuccessCriteriaMet"]
+                    conditions.append(_cond("SuccessCriteriaMet", *success, now, old))
+                    if not active:
+                        conditions.append(_cond("Complete", *success, now, old))
+                        status["completionTime"] = now
+                        self.event(job, "Completed", "Job completed", component="job-controller")
             if conditions:
                 status["conditions"] = conditions
             else:
                 status.pop("conditions", None)
-            if active:
+            if active and not any(c.get("type") in ("FailureTarget", "SuccessCriteriaMet") for c in conditions):
                 status["active"] = len(active)
             if succeeded:
                 status["succeeded"] = succeeded
@@ -1354,14 +1541,11 @@ class Controller:
             status["ready"] = sum(1 for p in active if pod_ready(p))
             status["terminating"] = 0
             status["uncountedTerminatedPods"] = {}
-            if spec.get("completionMode") == "Indexed":
-                done = sorted(
-                    int((p["metadata"].get("annotations") or {}).get("batch.kubernetes.io/job-completion-index", "0"))
-                    for p, ph in zip(pods, phases, strict=True)
-                    if ph == "Succeeded"
-                )
-                if done:
-                    status["completedIndexes"] = _ranges(done)
+            if indexed:
+                if seen.succeeded_indexes:
+                    status["completedIndexes"] = jobs.ranges(seen.succeeded_indexes)
+                if spec.get("backoffLimitPerIndex") is not None:
+                    status["failedIndexes"] = jobs.ranges(seen.failed_indexes)
             if status != old:
                 new = copy.deepcopy(job)
                 new["status"] = status
@@ -1389,7 +1573,7 @@ class Controller:
 
     # ------------------------------------------------------------------------------------------ CronJob
     def _cronjobs(self) -> None:
-        from kubesim.cron import CronError, next_after  # local: only the CronJob controller needs it
+        from kubesim.cron import CronError, most_recent, zone  # local: only the CronJob controller needs it
 
         for (ns, _), cj in list(self.store.objects["batch/cronjobs"].items()):
             if cj["metadata"].get("deletionTimestamp"):
@@ -1404,22 +1588,21 @@ class Controller:
             annotations = cj["metadata"].get("annotations") or {}
             clock = parse_time(annotations.get(SIMULATED_TIME)) or parse_time(now_rfc3339())
             assert clock is not None
-            last = parse_time(old.get("lastScheduleTime")) or parse_time(cj["metadata"]["creationTimestamp"])
-            assert last is not None
             due = None
-            if not spec.get("suspend"):
-                try:
-                    candidate = next_after(spec.get("schedule", ""), last)
-                    while candidate <= clock:
-                        due = candidate
-                        candidate = next_after(spec["schedule"], candidate)
-                except CronError:
-                    due = None
+            place: Any = None
+            try:
+                place = zone(spec.get("timeZone"))
+            except CronError as exc:  # the apiserver refuses unknown zones; the controller checks again
+                self._note(cj, "UnknownTimeZone", f'invalid timeZone: "{spec.get("timeZone")}": {exc}')
+            if place is not None and not spec.get("suspend"):
+                due = self._due(cj, clock, place, most_recent)
             active = [j for j in jobs if not _job_finished(j)]
             if due is not None:
                 policy = spec.get("concurrencyPolicy", "Allow")
                 if policy == "Forbid" and active:
                     due = None
+                    self._note(cj, "JobAlreadyActive", "Not starting job because prior execution is running and "
+                               "concurrency policy is Forbid", "Normal")  # fmt: skip
                 elif policy == "Replace":
                     for job in active:
                         self._cascade_delete("batch/jobs", job)
@@ -1440,11 +1623,7 @@ class Controller:
                             "labels": dict(jmeta.get("labels") or {}),
                             "annotations": dict(
                                 jmeta.get("annotations") or {},
-                                **{
-                                    "batch.kubernetes.io/cronjob-scheduled-timestamp": due.strftime(
-                                        "%Y-%m-%dT%H:%M:%SZ"
-                                    )
-                                },
+                                **{"batch.kubernetes.io/cronjob-scheduled-timestamp": _rfc3339_in(due, place)},
                             ),
                             "ownerReferences": [owner_ref(cj)],
                             "generation": 1,
@@ -1495,6 +1674,48 @@ class Controller:
                 new = copy.deepcopy(cj)
                 new["status"] = status
                 self.store.replace("batch/cronjobs", new)
+
+    def _due(self, cj: Obj, clock: Any, place: Any, most_recent: Any) -> Any:
+        """The scheduled time to run now, if any, as the CronJob controller's nextScheduleTime decides.
+
+        Times are looked for after status.lastScheduleTime (else the creation time), or after now minus
+        ``startingDeadlineSeconds`` when that is later: a run missed by more than the deadline is not started.
+        More than 100 missed times give the TooManyMissedTimes warning (the latest one still starts).
+        """
+        from kubesim.cron import CronError  # local: only the CronJob controller needs it
+
+        spec, status = cj["spec"], cj.get("status") or {}
+        earliest = parse_time(status.get("lastScheduleTime")) or parse_time(cj["metadata"]["creationTimestamp"])
+        deadline = spec.get("startingDeadlineSeconds")
+        if deadline is not None:
+            earliest = max(earliest, clock - datetime.timedelta(seconds=int(deadline)))
+        try:
+            due, missed = most_recent(spec.get("schedule", ""), earliest, clock, place)
+        except CronError:
+            return None
+        if due is None:
+            return None
+        if missed > 100:
+            self._note(cj, "TooManyMissedTimes", "too many missed start times. Set or decrease "
+                       ".spec.startingDeadlineSeconds or check clock skew")  # fmt: skip
+        if deadline is not None and due + datetime.timedelta(seconds=int(deadline)) < clock:
+            stamp = due.strftime("%a, %d %b %Y %H:%M:%S +0000")
+            self._note(cj, "MissSchedule", f"Missed scheduled time to start a job: {stamp}")
+            return None
+        return due
+
+    def _note(
+        self, obj: Obj, reason: str, message: str, etype: str = "Warning", component: str = "cronjob-controller"
+    ) -> None:
+        """An event a controller records once per state of the object (not on every pass)."""
+        key = (obj["metadata"]["uid"], obj["metadata"].get("generation"), reason, message,
+               (obj.get("status") or {}).get("lastScheduleTime"))  # fmt: skip
+        if key in self._noted:
+            return
+        if len(self._noted) > 10000:
+            self._noted.clear()  # states long past: forgetting them at worst repeats an event once
+        self._noted.add(key)
+        self.event(obj, reason, message, etype, component=component)
 
     # ------------------------------------------------------------------------------------------ deletion
     def _cascade_delete(self, storage: str, obj: Obj) -> None:
@@ -1806,10 +2027,26 @@ def _ordinal(pod: Obj) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
-def default_claim_spec(spec: Obj) -> None:
-    """What the apiserver and the DefaultStorageClass admission fill in a PersistentVolumeClaim's spec."""
+def default_claim_spec(spec: Obj, store: Store | None = None) -> None:
+    """What the apiserver and the DefaultStorageClass admission fill in a PersistentVolumeClaim's spec.
+
+    A claim without ``storageClassName`` gets the default class (annotation
+    ``storageclass.kubernetes.io/is-default-class: "true"``; the newest when several are); none when there is none.
+    """
     spec.setdefault("volumeMode", "Filesystem")
-    spec.setdefault("storageClassName", DEFAULT_STORAGE_CLASS)
+    if "storageClassName" in spec:
+        return
+    if store is None:
+        spec["storageClassName"] = DEFAULT_STORAGE_CLASS
+        return
+    defaults = [
+        sc
+        for sc in store.objects["storage.k8s.io/storageclasses"].values()
+        if (sc["metadata"].get("annotations") or {}).get(IS_DEFAULT_CLASS) == "true"
+    ]
+    if defaults:
+        newest = max(defaults, key=lambda sc: (sc["metadata"].get("creationTimestamp", ""), sc["metadata"]["name"]))
+        spec["storageClassName"] = newest["metadata"]["name"]
 
 
 def _percent(value: Any, total: int) -> int:
@@ -1842,18 +2079,12 @@ def _job_finished(job: Obj) -> bool:
     return _job_state(job) != "Running"
 
 
-def _ranges(values: list[int]) -> str:
-    """``0-2,5`` for [0, 1, 2, 5] (Job status.completedIndexes)."""
-    out: list[str] = []
-    start = prev = None
-    for value in [*sorted(set(values)), None]:
-        if start is not None and (value is None or value != prev + 1):  # type: ignore[operator]
-            out.append(str(start) if start == prev else f"{start}-{prev}")
-            start = None
-        if value is not None and start is None:
-            start = value
-        prev = value
-    return ",".join(out)
+def _rfc3339_in(when: Any, place: Any) -> str:
+    """RFC 3339 in a zone, as Go formats it (``Z`` for UTC, else the offset)."""
+    local = when.astimezone(place)
+    if local.utcoffset() == datetime.timedelta(0):
+        return local.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return local.isoformat(timespec="seconds")
 
 
 def _has_dependents(store: Store, owner: Obj) -> bool:
@@ -1866,29 +2097,67 @@ def _has_dependents(store: Store, owner: Obj) -> bool:
     return False
 
 
+def exit_codes(pod: Obj) -> dict[str, int]:
+    """The exit code of each container of a run-to-completion pod (emulator controls, default 0).
+
+    ``kubesim.voicehive.io/exit-code``: ``"42"`` (every container) or ``"main=42,sidecar=0"``;
+    ``kubesim.voicehive.io/condition: Failed``: every container exits 1.
+    """
+    annotations = pod["metadata"].get("annotations") or {}
+    names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+    codes = dict.fromkeys(names, 1 if annotations.get(CONDITION) == "Failed" else 0)
+    text = str(annotations.get(EXIT_CODE, "")).strip()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.rpartition("=")
+        try:
+            code = int(value)
+        except ValueError:
+            continue
+        for container in names if not name else [name]:
+            if container in codes:
+                codes[container] = code
+    return codes
+
+
+DISRUPTIONS = {
+    "EvictionByEvictionAPI": "Eviction API: evicting",
+    "PreemptionByScheduler": "default-scheduler: preempting to accommodate a higher priority pod",
+    "DeletionByTaintManager": "Taint manager: deleting due to NoExecute taint",
+    "DeletionByPodGC": "PodGC: node no longer exists",
+    "TerminationByKubelet": "The node was low on resource: memory.",
+}
+
+
 def _maybe_terminate(pod: Obj, now: float) -> None:
     """Run-to-completion pods (those of Jobs, restartPolicy Never/OnFailure) end after ``JOB_FINISH`` s.
 
-    Annotation ``kubesim.voicehive.io/condition: Failed`` makes the container exit 1 instead of 0.
+    Each container exits with its code from :func:`exit_codes`; the pod Succeeds when all exit 0, else
+    it Fails. Annotation ``kubesim.voicehive.io/disruption: <reason>`` disrupts the pod at once instead:
+    condition DisruptionTarget (that reason), containers killed (exit 137), phase Failed.
     """
     spec = pod.get("spec") or {}
     labels = pod["metadata"].get("labels") or {}
     if spec.get("restartPolicy") not in ("Never", "OnFailure") or "batch.kubernetes.io/job-name" not in labels:
         return
     status = pod["status"]
+    disruption = (pod["metadata"].get("annotations") or {}).get(DISRUPTION)
     started = parse_time(status.get("startTime"))
-    if started is None or now - started.timestamp() < JOB_FINISH:
+    if not disruption and (started is None or now - started.timestamp() < JOB_FINISH):
         return
-    failed = (pod["metadata"].get("annotations") or {}).get(CONDITION) == "Failed"
     ts = now_rfc3339_at(now)
+    codes = exit_codes(pod)
+    if disruption:
+        codes = dict.fromkeys(codes, 137)
+    failed = any(codes.values())
     status["phase"] = "Failed" if failed else "Succeeded"
     for cs in status.get("containerStatuses") or []:
+        code = codes.get(cs.get("name"), 0)
         cs["ready"] = False
         cs["started"] = False
         cs["state"] = {
             "terminated": {
-                "exitCode": 1 if failed else 0,
-                "reason": "Error" if failed else "Completed",
+                "exitCode": code,
+                "reason": "Completed" if code == 0 else "Error",
                 "startedAt": status.get("startTime"),
                 "finishedAt": ts,
                 "containerID": cs.get("containerID"),
@@ -1900,3 +2169,9 @@ def _maybe_terminate(pod: Obj, now: float) -> None:
             cond.pop("message", None)
         if cond["type"] == "PodReadyToStartContainers":
             cond.update({"status": "False", "lastTransitionTime": ts})
+    if disruption:
+        status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"]
+        status["conditions"].insert(0, {
+            "type": "DisruptionTarget", "status": "True", "reason": disruption,
+            "message": DISRUPTIONS.get(disruption, disruption), "lastProbeTime": None, "lastTransitionTime": ts,
+        })  # fmt: skip

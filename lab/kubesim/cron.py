@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -83,12 +84,28 @@ def parse_cron(schedule: str) -> tuple[set[int], ...]:
     return tuple(_field(p, i) for i, p in enumerate(parts))
 
 
-def next_after(schedule: str, after: dt.datetime) -> dt.datetime:
-    """The first scheduled minute strictly after ``after`` (UTC)."""
+def zone(name: str | None) -> dt.tzinfo:
+    """The IANA time zone of a CronJob's ``timeZone`` (UTC when unset); ``CronError`` like Go's LoadLocation."""
+    if not name:
+        return dt.UTC
+    if name.lower() == "local" or name.startswith("/") or ".." in name.split("/"):
+        raise CronError(f"unknown time zone {name}")
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise CronError(f"unknown time zone {name}") from None
+
+
+def next_after(schedule: str, after: dt.datetime, tz: dt.tzinfo | None = None) -> dt.datetime:
+    """The first scheduled minute strictly after ``after``, the schedule read in ``tz`` (UTC); returned in UTC.
+
+    Wall-clock times that do not exist in ``tz`` (a daylight-saving gap) are skipped.
+    """
     minutes, hours, doms, months, dows = parse_cron(schedule)
     dom_star = schedule.split()[2:3] in (["*"], ["?"]) if not schedule.startswith("@") else True
     dow_star = schedule.split()[4:5] in (["*"], ["?"]) if not schedule.startswith("@") else schedule != "@weekly"
-    when = after.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    place = tz or dt.UTC
+    when = after.astimezone(place).replace(tzinfo=None, second=0, microsecond=0) + dt.timedelta(minutes=1)
     for _ in range(366 * 24 * 60 * 5):
         if when.month not in months:
             when = (when.replace(day=1, hour=0, minute=0) + dt.timedelta(days=32)).replace(day=1)
@@ -104,5 +121,35 @@ def next_after(schedule: str, after: dt.datetime) -> dt.datetime:
         if when.minute not in minutes:
             when += dt.timedelta(minutes=1)
             continue
-        return when
+        utc = when.replace(tzinfo=place).astimezone(dt.UTC)
+        if utc.astimezone(place).replace(tzinfo=None) != when or utc <= after:
+            when += dt.timedelta(minutes=1)  # not a wall-clock time of this zone (DST gap), or not after
+            continue
+        return utc
     raise CronError(f"no time matches {schedule}")
+
+
+def most_recent(
+    schedule: str, earliest: dt.datetime, now: dt.datetime, tz: dt.tzinfo | None = None
+) -> tuple[dt.datetime | None, int]:
+    """The latest scheduled time in (earliest, now] and how many were missed, as the CronJob controller reckons.
+
+    Like mostRecentScheduleTime: the count is the elapsed time over the first interval (an approximation for
+    irregular schedules), and the latest time is found from one interval before the estimate.
+    """
+    t1 = next_after(schedule, earliest, tz)
+    if now < t1:
+        return None, 0
+    t2 = next_after(schedule, t1, tz)
+    if now < t2:
+        return t1, 1
+    interval = round((t2 - t1).total_seconds())
+    missed = int((now - t1).total_seconds()) // interval + 1
+    latest = None
+    when = t1 + dt.timedelta(seconds=(missed - 2) * interval)
+    while True:
+        when = next_after(schedule, when, tz)
+        if when > now:
+            break
+        latest = when
+    return latest, missed

@@ -161,6 +161,15 @@ RESOURCES: list[Resource] = [
         short_names=("pvc",),
         subresources=(_status("PersistentVolumeClaim"),),
     ),
+    _r(
+        "",
+        "v1",
+        "persistentvolumes",
+        "PersistentVolume",
+        False,
+        short_names=("pv",),
+        subresources=(_status("PersistentVolume"),),
+    ),
     _r("", "v1", "resourcequotas", "ResourceQuota", short_names=("quota",), subresources=(_status("ResourceQuota"),)),
     _r("", "v1", "limitranges", "LimitRange", short_names=("limits",)),
     # apps/v1
@@ -231,6 +240,8 @@ RESOURCES: list[Resource] = [
         categories=("all",),
         subresources=(_status("CronJob"),),
     ),
+    # storage.k8s.io/v1
+    _r("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short_names=("sc",)),
     # coordination.k8s.io/v1
     _r("coordination.k8s.io", "v1", "leases", "Lease"),
     # events.k8s.io/v1 (view of the core events)

@@ -175,7 +175,9 @@ class Kubesim:
     def start(self) -> None:
         """Load the saved state (or the seed), settle the controller, start background threads."""
         state_file = self.config.get("state_file")
-        if not (state_file and self.store.load(state_file)):
+        loaded = bool(state_file and self.store.load(state_file))
+        self.controller.boot()
+        if not loaded:
             self.load_seed()
         self.controller.settle()
         self.controller.hooks_enabled = True
@@ -187,6 +189,7 @@ class Kubesim:
         self.controller.hooks_enabled = False
         with self.store.lock:
             self.store.clear()
+            self.controller.boot()
             self.load_seed()
             self.controller.settle()
         self.controller.hooks_enabled = True

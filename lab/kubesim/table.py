@@ -377,6 +377,44 @@ def _pvc_row(o: Obj) -> Cells:
     ]
 
 
+def _pv_row(o: Obj) -> Cells:
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    ref = spec.get("claimRef") or {}
+    claim = f"{ref.get('namespace')}/{ref.get('name')}" if ref else ""
+    phase = "Terminating" if _meta(o).get("deletionTimestamp") else status.get("phase", "")
+    return [
+        _meta(o)["name"],
+        (spec.get("capacity") or {}).get("storage", ""),
+        ",".join(ACCESS_MODES.get(m, m) for m in spec.get("accessModes") or []),
+        spec.get("persistentVolumeReclaimPolicy", ""),
+        phase,
+        claim,
+        spec.get("storageClassName", ""),
+        spec.get("volumeAttributesClassName") or "<unset>",
+        status.get("reason", ""),
+        _age(o),
+        spec.get("volumeMode", ""),
+    ]
+
+
+def _storage_class_row(o: Obj) -> Cells:
+    name = _meta(o)["name"]
+    annotations = _meta(o).get("annotations") or {}
+    if "true" in (
+        annotations.get("storageclass.kubernetes.io/is-default-class"),
+        annotations.get("storageclass.beta.kubernetes.io/is-default-class"),
+    ):
+        name += " (default)"
+    return [
+        name,
+        o.get("provisioner", ""),
+        o.get("reclaimPolicy") or "Delete",
+        o.get("volumeBindingMode") or "Immediate",
+        bool(o.get("allowVolumeExpansion")),
+        _age(o),
+    ]
+
+
 TABLES: dict[str, tuple[list[Column], Callable[[Obj], Cells]]] = {
     "Pod": (
         [
@@ -482,6 +520,33 @@ TABLES: dict[str, tuple[list[Column], Callable[[Obj], Cells]]] = {
             _s("VolumeMode", 1),
         ],
         _pvc_row,
+    ),
+    "PersistentVolume": (
+        [
+            _s("Name"),
+            _s("Capacity"),
+            _s("Access Modes"),
+            _s("Reclaim Policy"),
+            _s("Status"),
+            _s("Claim"),
+            _s("StorageClass"),
+            _s("VolumeAttributesClass"),
+            _s("Reason"),
+            _s("Age"),
+            _s("VolumeMode", 1),
+        ],
+        _pv_row,
+    ),
+    "StorageClass": (
+        [
+            _s("Name"),
+            _s("Provisioner"),
+            _s("ReclaimPolicy"),
+            _s("VolumeBindingMode"),
+            ("AllowVolumeExpansion", "string", 0),
+            _s("Age"),
+        ],
+        _storage_class_row,
     ),
     "ConfigMap": (
         [_s("Name"), _i("Data"), _s("Age")],

@@ -97,6 +97,8 @@ kind: CronJob
 metadata: {name: tick, namespace: "{{ ns }}"}
 spec:
   schedule: "*/5 * * * *"
+  timeZone: Asia/Tokyo
+  startingDeadlineSeconds: 120
   jobTemplate:
     spec:
       template:
@@ -115,6 +117,36 @@ spec:
 {% endif %}
 """
 
+# a Job failed by its pod failure policy (its pods exit 42) and an Indexed Job complete once index 0 succeeds
+POLICY_JOBS = """\
+apiVersion: batch/v1
+kind: Job
+metadata: {name: crash, namespace: "{{ ns }}"}
+spec:
+  podFailurePolicy:
+    rules:
+      - {action: FailJob, onExitCodes: {containerName: c, operator: In, values: [42]}}
+      - {action: Ignore, onPodConditions: [{type: DisruptionTarget}]}
+  template:
+    metadata: {annotations: {kubesim.voicehive.io/exit-code: "42"}}
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: "busybox:1.36"}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: leader, namespace: "{{ ns }}"}
+spec:
+  completions: 3
+  parallelism: 3
+  completionMode: Indexed
+  successPolicy: {rules: [{succeededIndexes: "0"}]}
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: "busybox:1.36"}]
+"""
+
 KUBECTL_SCRIPT = """\
 set -e
 k() { "$KUBECTL" --kubeconfig "$KC" -n "$NS" "$@"; }
@@ -130,6 +162,10 @@ k get job once
 k get cronjob tick
 k get hpa web
 k get pvc
+k wait --for=condition=Failed job/crash --timeout=30s
+k get job crash leader
+k get pv
+k get sc
 """
 
 PLAYBOOK = """
@@ -176,6 +212,21 @@ PLAYBOOK = """
       diff: true
       vars: {image: "busybox:1.36", batch: true}
       register: created
+    - name: Jobs with a pod failure policy and a success policy (no wait - one of them fails on purpose)
+      kubernetes.core.k8s: {template: policies.j2}
+      register: policy_jobs
+    - name: A CronJob in a time zone the apiserver does not know is refused
+      kubernetes.core.k8s:
+        definition:
+          apiVersion: batch/v1
+          kind: CronJob
+          metadata: {name: mars, namespace: "{{ ns }}"}
+          spec:
+            schedule: "0 * * * *"
+            timeZone: Mars/Olympus
+            jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}}
+      ignore_errors: true
+      register: bad_zone
     - name: Scale the scalable kinds with wait
       kubernetes.core.k8s_scale:
         api_version: apps/v1
@@ -210,10 +261,12 @@ PLAYBOOK = """
         namespace: "{{ ns }}"
         wait: true
         wait_timeout: 30
-        wait_condition: {type: "{{ item.type }}", status: "True"}
+        wait_condition: {type: "{{ item.type }}", status: "True", reason: "{{ item.reason | default(omit) }}"}
       loop:
         - {av: apps/v1, kind: Deployment, name: web, type: Available}
         - {av: batch/v1, kind: Job, name: once, type: Complete}
+        - {av: batch/v1, kind: Job, name: crash, type: Failed, reason: PodFailurePolicy}
+        - {av: batch/v1, kind: Job, name: leader, type: Complete, reason: SuccessPolicy}
       register: conditions
     - name: kubectl rollout restart, rollout status, wait and get
       ansible.builtin.shell: {cmd: "{{ lookup('file', 'kubectl.sh') }}", executable: /bin/bash}
@@ -242,6 +295,8 @@ PLAYBOOK = """
           objects:
             - {apiVersion: apps/v1, kind: StatefulSet, metadata: {name: db, namespace: "{{ ns }}"}}
             - {apiVersion: batch/v1, kind: Job, metadata: {name: once, namespace: "{{ ns }}"}}
+            - {apiVersion: batch/v1, kind: Job, metadata: {name: crash, namespace: "{{ ns }}"}}
+            - {apiVersion: batch/v1, kind: Job, metadata: {name: leader, namespace: "{{ ns }}"}}
             - {apiVersion: batch/v1, kind: CronJob, metadata: {name: tick, namespace: "{{ ns }}"}}
         - policy: Orphan
           objects:
@@ -258,7 +313,7 @@ PLAYBOOK = """
         objects: "{{ (state.stdout | from_json)['items'] }}"
         ds: "{{ objects | selectattr('kind', 'eq', 'DaemonSet') | first }}"
         sts: "{{ objects | selectattr('kind', 'eq', 'StatefulSet') | first }}"
-        job: "{{ objects | selectattr('kind', 'eq', 'Job') | first }}"
+        job: "{{ objects | selectattr('kind', 'eq', 'Job') | selectattr('metadata.name', 'eq', 'once') | first }}"
         pods: "{{ objects | selectattr('kind', 'eq', 'Pod') | list }}"
         out: "{{ kubectl_out.stdout }}"
       ansible.builtin.assert:
@@ -275,7 +330,17 @@ PLAYBOOK = """
           - applied.result.results | map(attribute='changed') is all
           - applied.result.results | map(attribute='diff.after.spec') | list | length == 4
           - patched.result.results | map(attribute='changed') is all
-          - conditions.results | map(attribute='resources') | map('length') | list == [1, 1]
+          - conditions.results | map(attribute='resources') | map('length') | list == [1, 1, 1, 1]
+          - policy_jobs.result.results | map(attribute='changed') is all
+          - bad_zone is failed and bad_zone.msg is search('spec.timeZone')
+          - bad_zone.msg is search('unknown time zone Mars/Olympus')
+          - out is search('crash +Failed +0/1') and out is search('leader +Complete +[1-3]/3')
+          - out is search('tick +[*]/5 [*] [*] [*] [*] +Asia/Tokyo +False')
+          - out is search('NAME +CAPACITY +ACCESS MODES +RECLAIM POLICY +STATUS +CLAIM +STORAGECLASS')
+          - out is search('CLAIM +STORAGECLASS +VOLUMEATTRIBUTESCLASS +REASON +AGE')
+          - out is search('pvc-[-0-9a-f]+ +1Gi +RWO +Delete +Bound +kubesim-workloads/data-db-1 +standard +<unset>')
+          - out is search('NAME +PROVISIONER +RECLAIMPOLICY +VOLUMEBINDINGMODE +ALLOWVOLUMEEXPANSION +AGE')
+          - out is search('standard [(]default[)] +rancher.io/local-path +Delete +WaitForFirstConsumer +false')
           - ds.status.desiredNumberScheduled == 1 and ds.status.numberReady == 1
           - ds.status.updatedNumberScheduled == 1 and ds.status.observedGeneration == ds.metadata.generation
           - sts.status.readyReplicas == 2 and sts.status.currentRevision == sts.status.updateRevision
@@ -305,6 +370,7 @@ def test_workload_kinds_through_kubernetes_core_and_kubectl(kubesim: Any, tmp_pa
     (tmp_path / "pod.j2").write_text(POD_TEMPLATE)
     (tmp_path / "blank.j2").write_text(BLANK_POD_TEMPLATE)
     (tmp_path / "workload.j2").write_text(WORKLOADS)
+    (tmp_path / "policies.j2").write_text(POLICY_JOBS)
     (tmp_path / "kubectl.sh").write_text(KUBECTL_SCRIPT)
     (tmp_path / "play.yml").write_text(textwrap.dedent(PLAYBOOK).replace("__KUBECTL__", KUBECTL))
     (tmp_path / "ansible.cfg").write_text(
@@ -328,6 +394,16 @@ def test_workload_kinds_through_kubernetes_core_and_kubectl(kubesim: Any, tmp_pa
     finally:
         kubesim.kubectl("delete", "namespace", NS, "--ignore-not-found", check=False)
     assert kubesim.api("GET", f"/api/v1/namespaces/{NS}")[0] == 404
+    # the retained claims went with the namespace, and their volumes (reclaimPolicy Delete) with them
+    kubesim.wait_for(
+        lambda: (
+            not [
+                pv
+                for pv in kubesim.api("GET", "/api/v1/persistentvolumes")[1]["items"]
+                if pv["spec"]["claimRef"]["namespace"] == NS
+            ]
+        )
+    )
     # every kind was deleted through the API (one DELETE per object, each with its propagationPolicy)
     deletes = [e for e in kubesim.requests() if e["method"] == "DELETE" and e["namespace"] == NS]
     assert {e["resource"] for e in deletes} >= {"deployments", "statefulsets", "daemonsets", "jobs", "cronjobs"}

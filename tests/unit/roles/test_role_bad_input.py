@@ -23,8 +23,8 @@ has no problem and passes every argument spec. ``test_the_cases_are_counted`` sa
 keeps the count from shrinking unnoticed.
 
 Speed: the same templates are rendered hundreds of times, so the module compiles each Jinja source once
-(``compiled_once``), and the number cases share one plan per category and kind (an option bounded only relative to
-another, as bad in that plan, gets a plan of its own).
+(``compiled_once``), renders every plan with one templar, and the number cases share one plan per category and kind
+(an option bounded only relative to another, as bad in that plan, gets a plan of its own).
 """
 
 from __future__ import annotations
@@ -340,14 +340,21 @@ def _plan_variables(overrides: dict | None, run: str | None) -> dict:
     return site_vars({**(overrides or {}), **tags})
 
 
+@functools.cache
+def _plan_templar() -> Templar:
+    """One templar for every plan (made once the collection's filters are on the plugin path): it keeps the filters
+    and tests it looked up; each plan brings its own variables."""
+    return Templar(loader=LOADER)
+
+
 def plan(overrides: dict | None = None, run: str | None = None) -> dict:
     """The run plan of the valid site with ``overrides``, rendered as the template lookup of start.yml renders it
     (backslashes in string literals not escaped), without the lookup's copy of every variable. ``run``: the
     category (``--tags <category>``) or the component (``--tags <component>``, no category) the run selects; None:
     the framework alone (every category skipped); 'all': every category."""
-    variables = _plan_variables(overrides, run)
-    text = Templar(loader=LOADER, variables=variables).template(trust_as_template(PLAN_TEXT), escape_backslashes=False)
-    return json.loads(text)
+    templar = _plan_templar()
+    templar.available_variables = _plan_variables(overrides, run)
+    return json.loads(templar.template(trust_as_template(PLAN_TEXT), escape_backslashes=False))
 
 
 def plan_by_lookup(overrides: dict | None = None, run: str | None = None) -> dict:

@@ -17,6 +17,7 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
+import kubesim_world
 import pytest
 
 from kubesim import discovery
@@ -33,10 +34,7 @@ CREATED = "2026-12-07T20:00:00Z"  # every CronJob here was created then
 
 @pytest.fixture
 def world() -> tuple[Store, Api, Controller]:
-    store = Store()
-    api = Api(store)
-    api.create(NS, "", {"metadata": {"name": "w"}})
-    return store, api, Controller(store)
+    return kubesim_world.make(nodes=())
 
 
 def cronjob(api: Api, store: Store, name: str, schedule: str, **spec: Any) -> None:

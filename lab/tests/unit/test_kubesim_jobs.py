@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import kubesim_world
 import pytest
 
 import kubesim.controller as controller_mod
@@ -40,11 +41,7 @@ INDEX = "batch.kubernetes.io/job-completion-index"
 @pytest.fixture
 def world(monkeypatch: Any) -> tuple[Store, Api, Controller]:
     monkeypatch.setattr(controller_mod, "JOB_FINISH", 60)  # pods run until a test lets them finish
-    store = Store()
-    api = Api(store)
-    api.create(NS, "", {"metadata": {"name": "w"}})
-    api.create(NODES, "", {"metadata": {"name": "kubesim-node-1"}, "spec": {}})
-    return store, api, Controller(store)
+    return kubesim_world.make()
 
 
 def job(name: str, **spec: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ finalizers of its own keeps the namespace Terminating, the conditions naming wha
 
 from __future__ import annotations
 
+import kubesim_world
 import pytest
 
 from kubesim import discovery
@@ -28,11 +29,7 @@ POD = {"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "imag
 
 @pytest.fixture
 def world() -> tuple[Store, Api, Controller]:
-    store = Store()
-    api = Api(store)
-    ctl = Controller(store)
-    api.create(NS, "", {"metadata": {"name": "w"}})
-    return store, api, ctl
+    return kubesim_world.make(nodes=())
 
 
 def test_delete_marks_the_namespace_terminating_and_refuses_new_content(world: tuple[Store, Api, Controller]) -> None:

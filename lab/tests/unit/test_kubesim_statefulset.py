@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import kubesim_world
 import pytest
 
 from kubesim import discovery
@@ -31,11 +32,7 @@ STS = discovery.lookup("apps", "v1", "statefulsets")
 
 @pytest.fixture
 def world() -> tuple[Store, Api, Controller]:
-    store = Store()
-    api = Api(store)
-    api.create(NS, "", {"metadata": {"name": "w"}})
-    api.create(NODES, "", {"metadata": {"name": "kubesim-node-1"}, "spec": {}})
-    return store, api, Controller(store)
+    return kubesim_world.make()
 
 
 def sts(replicas: int, policy: str | None = None, claims: bool = False, retention: Any = None) -> dict[str, Any]:

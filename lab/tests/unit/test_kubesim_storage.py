@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import kubesim_world
 import pytest
 
 from kubesim import discovery
@@ -32,11 +33,7 @@ SC = discovery.lookup("storage.k8s.io", "v1", "storageclasses")
 
 @pytest.fixture
 def world() -> tuple[Store, Api, Controller]:
-    store = Store()
-    api = Api(store)
-    ctl = Controller(store)
-    api.create(NS, "", {"metadata": {"name": "w"}})
-    api.create(NODES, "", {"metadata": {"name": "kubesim-node-1"}, "spec": {}})
+    store, api, ctl = kubesim_world.make()
     ctl.settle()  # the cluster's defaults
     return store, api, ctl
 

@@ -11,6 +11,7 @@ import copy
 import time
 from typing import Any
 
+import kubesim_world
 import pytest
 
 from kubesim import discovery
@@ -41,14 +42,11 @@ def template(labels: dict[str, str], restart: str | None = None) -> dict[str, An
 
 @pytest.fixture
 def world() -> tuple[Store, Api, Controller]:
-    store = Store()
-    api = Api(store)
-    ctl = Controller(store)
-    api.create(NS, "", {"metadata": {"name": "w"}})
-    for i in (1, 2, 3):
-        labels = {"kubernetes.io/hostname": f"node-{i}", "pool": "edge" if i == 3 else "core"}
-        api.create(NODES, "", {"metadata": {"name": f"node-{i}", "labels": labels}, "spec": {}})
-    return store, api, ctl
+    nodes = [
+        {"name": f"node-{i}", "labels": {"kubernetes.io/hostname": f"node-{i}", "pool": "edge" if i == 3 else "core"}}
+        for i in (1, 2, 3)
+    ]
+    return kubesim_world.make(nodes=nodes)
 
 
 def pods_of(store: Store, owner: dict[str, Any]) -> list[dict[str, Any]]:

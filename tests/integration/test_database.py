@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
 import threading
 import time
 
 import psycopg
 import requests
 from kubernetes import client as k8s_client
-from vh_lab import ROOT, STATE, VENV_BIN, lab, run_playbook, wait_for
+from vh_lab import STATE, lab, remediate_while, run_playbook, wait_for
 
 NS = "voicehive"
 PORT = 15432
@@ -222,36 +220,13 @@ def test_long_queries_end_only_over_the_threshold_and_never_protected(clean_lab,
 
 def _remediate_while_postgres_stops(extra_vars: dict) -> tuple[int, str, dict]:
     """remediate.yml, with PostgreSQL stopped (lab stop) once the diagnosis has read it and probes further."""
-    cmd = [
-        str(VENV_BIN / "ansible-playbook"),
-        "-i",
-        str(ROOT / "inventories" / "lab"),
-        "playbooks/remediate.yml",
-        "-e",
-        "voicehive_target=lab",
-        "--tags",
+    return remediate_while(
         "database",
-        "-e",
-        json.dumps(extra_vars),
-    ]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    env["PATH"] = f"{VENV_BIN}:{os.environ['PATH']}"
-    reports = ROOT / "reports"
-    before = set(reports.glob("*.json"))
-    output = []
-    try:
-        with subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        ) as proc:
-            for line in proc.stdout:
-                output.append(line)
-                if "Read the recent log lines of pod" in line:
-                    lab("stop", "postgres-primary")
-            rc = proc.wait(timeout=300)
-    finally:
-        lab("start", "postgres-primary")
-    written = sorted(set(reports.glob("*.json")) - before, key=lambda p: p.stat().st_mtime)
-    return rc, "".join(output), json.loads(written[-1].read_text())
+        "Read the recent log lines of pod",
+        lambda: lab("stop", "postgres-primary"),
+        lambda: lab("start", "postgres-primary"),
+        extra_vars,
+    )
 
 
 def _metric(name: str) -> float | None:

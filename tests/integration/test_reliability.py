@@ -17,10 +17,8 @@ Every run is at -vvv: the suite's secret scan (conftest.py, every test) reads th
 from __future__ import annotations
 
 import base64
-import json
 import os
 import signal
-import subprocess
 import threading
 import time
 
@@ -29,7 +27,7 @@ import redis
 import yaml
 from kubernetes import client as k8s_client
 from service_dumps import changes, dump
-from vh_lab import AS_SERVICE_ACCOUNT, ROOT, RUN_OUTPUTS, STATE, fault, lab, run_playbook
+from vh_lab import ROOT, STATE, fault, lab, remediate_while, run_playbook
 
 REMEDIATE = "playbooks/remediate.yml"
 # one fault of each category whose remediation writes somewhere, all at once (a bad night)
@@ -145,42 +143,6 @@ def _redis(secrets) -> redis.Redis:
     return redis.Redis(host="127.0.0.1", port=16379, password=secrets["redis_password"], decode_responses=True)
 
 
-def _remediate_while(tags: str, trigger: str, stop, resume, extra_vars: dict) -> tuple[int, str, dict]:
-    """remediate.yml --tags <tags> at -vvv; when the output reaches ``trigger``, ``stop()``; ``resume()`` after."""
-    cmd = [
-        str(ROOT / ".venv" / "bin" / "ansible-playbook"),
-        "-i",
-        str(ROOT / "inventories" / "lab"),
-        REMEDIATE,
-        "-vvv",
-        "--tags",
-        tags,
-        "-e",
-        json.dumps({"voicehive_target": "lab", **AS_SERVICE_ACCOUNT, **extra_vars}),
-    ]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    reports = ROOT / "reports"
-    before = set(reports.glob("*.json"))
-    output, stopped = [], False
-    try:
-        with subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        ) as proc:
-            for line in proc.stdout:
-                output.append(line)
-                if not stopped and line.startswith(trigger):
-                    stop()
-                    stopped = True
-            rc = proc.wait(timeout=300)
-    finally:
-        if stopped:
-            resume()
-    assert stopped, f"the run never reached {trigger!r}:\n" + "".join(output)[-3000:]
-    written = sorted(set(reports.glob("*.json")) - before, key=lambda p: p.stat().st_mtime)
-    assert written, "the run wrote no report:\n" + "".join(output)[-6000:]
-    return rc, "".join(output), json.loads(written[-1].read_text())
-
-
 @pytest.mark.parametrize("service", sorted(MIDWAY))
 def test_a_service_stopping_midway_fails_plainly_and_the_next_run_finishes(service, clean_lab, secrets, kube):
     """(PostgreSQL stopping midway is test_database.py's: the database role's own story.)"""
@@ -191,8 +153,7 @@ def test_a_service_stopping_midway_fails_plainly_and_the_next_run_finishes(servi
     # a short lease, so that when the Kubernetes API itself is gone (the lock cannot be given back) the next
     # run can take it after it expires, as it would after voicehive_lock_duration on a site
     short_lease = {"voicehive_lock_duration": 60, "voicehive_lock_wait_timeout": 90}
-    rc, output, report = _remediate_while(tags, trigger, stop, resume, short_lease)
-    RUN_OUTPUTS.append((f"remediate --tags {tags}, {service} stopping midway (console)", output))
+    rc, output, report = remediate_while(tags, trigger, stop, resume, short_lease, "-vvv", as_service_account=True)
 
     assert rc != 0, output[-3000:]
     assert "Traceback" not in output, output[-5000:]

@@ -237,6 +237,50 @@ def run_playbook(
     return PlaybookRun(out.returncode, out.stdout, out.stderr, reports)
 
 
+def remediate_while(
+    tags: str, trigger: str, stop, resume, extra_vars: dict, *args: str, as_service_account: bool = False
+) -> tuple[int, str, dict]:
+    """remediate.yml --tags <tags> on site lab, streamed: when a line of its output contains ``trigger``, ``stop()``
+    (a service goes away in the middle of the run); ``resume()`` once the run ended. Returns the exit code, the
+    output and the run's report; fails when the run never reached the trigger or wrote no report."""
+    variables = {"voicehive_target": "lab", **(AS_SERVICE_ACCOUNT if as_service_account else {}), **extra_vars}
+    cmd = [
+        str(VENV_BIN / "ansible-playbook"),
+        "-i",
+        str(ROOT / "inventories" / "lab"),
+        "playbooks/remediate.yml",
+        *args,
+        "--tags",
+        tags,
+        "-e",
+        json.dumps(variables),
+    ]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    env["PATH"] = f"{VENV_BIN}:{os.environ['PATH']}"
+    reports = ROOT / "reports"
+    before = set(reports.glob("*.json"))
+    output, stopped = [], False
+    try:
+        with subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as proc:
+            for line in proc.stdout:
+                output.append(line)
+                if not stopped and trigger in line:
+                    stop()
+                    stopped = True
+            rc = proc.wait(timeout=300)
+    finally:
+        if stopped:
+            resume()
+    text = "".join(output)
+    RUN_OUTPUTS.append((f"remediate --tags {tags}, interrupted (console)", text))
+    assert stopped, f"the run never reached {trigger!r}:\n" + text[-3000:]
+    written = sorted(set(reports.glob("*.json")) - before, key=lambda p: p.stat().st_mtime)
+    assert written, "the run wrote no report:\n" + text[-6000:]
+    return rc, text, json.loads(written[-1].read_text())
+
+
 # every playbook run's console output and reports, as (what, text), for the secret scan of conftest.py
 RUN_OUTPUTS: list[tuple[str, str]] = []
 # the lab's secrets.json entries that are identifiers, not secrets: they may appear in output
